@@ -12,7 +12,8 @@ export interface TensorRef {
 
 /**
  * A dense row-major tensor in a GPU buffer. Tensors from `gpu.upload`/`gpu.empty` own a pooled
- * buffer and give it back on `destroy()`; views made by `reshape` share it and own nothing.
+ * buffer and give it back on `destroy()`; views made by `reshape` share it and own nothing, and
+ * so do tensors lent out by others (`Tensor.borrow`, e.g. a session's outputs).
  */
 export class Tensor implements TensorRef {
   private released = false;
@@ -24,7 +25,13 @@ export class Tensor implements TensorRef {
     readonly dtype: DType,
     readonly offset = 0,
     private readonly owner: Tensor | null = null,
+    private readonly borrowed = false,
   ) {}
+
+  /** A tensor over memory that someone else owns and frees; `destroy()` on it is an error. */
+  static borrow(gpu: Gpu, ref: TensorRef): Tensor {
+    return new Tensor(gpu, ref.buffer, ref.shape, ref.dtype, ref.offset, null, true);
+  }
 
   get size(): number {
     return shapeSize(this.shape);
@@ -39,7 +46,7 @@ export class Tensor implements TensorRef {
     if (shapeSize(shape) !== this.size) {
       throw new Error(`reshape: cannot view ${formatShape(this.shape)} (${this.size} elements) as ${formatShape(shape)}`);
     }
-    return new Tensor(this.gpu, this.buffer, [...shape], this.dtype, this.offset, this.owner ?? this);
+    return new Tensor(this.gpu, this.buffer, [...shape], this.dtype, this.offset, this.owner ?? this, this.borrowed);
   }
 
   /** Copy to the CPU. Waits for all submitted work and throws any error it raised. */
@@ -50,7 +57,7 @@ export class Tensor implements TensorRef {
 
   /** Give the buffer back to the pool. Views cannot be destroyed; destroying twice is an error. */
   destroy(): void {
-    if (this.owner) throw new Error('destroy: this tensor is a view; destroy the tensor it was made from');
+    if (this.owner || this.borrowed) throw new Error('destroy: this tensor is a view of memory owned elsewhere; destroy its owner instead');
     this.assertAlive();
     this.released = true;
     this.gpu.releaseBuffer(this.buffer);

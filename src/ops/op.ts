@@ -25,6 +25,8 @@ export interface OpDef<A> {
   infer(inputs: Named<TensorSpec>, attrs: A): Record<string, TensorSpec>;
   scratch?(inputs: Named<TensorSpec>, attrs: A): Record<string, TensorSpec>;
   plan(gpu: Gpu, inputs: Named<TensorRef>, outputs: Named<TensorRef>, attrs: A, scratch: Named<TensorRef>): Dispatch[];
+  /** Inputs the op updates in place (a KV cache): a graph keeps such nodes even without outputs. */
+  readonly writes?: readonly string[];
   /** Floating-point operations and bytes moved, for profiles and benchmarks. */
   cost?(inputs: Named<TensorSpec>, attrs: A): { flops: number; bytes: number };
 }
