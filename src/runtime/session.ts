@@ -16,6 +16,12 @@ export interface RunOptions {
   download?: readonly string[];
   /** Time every node (GPU timestamps when the device has them, else one submit per node). */
   profile?: boolean;
+  /**
+   * Encode the whole graph this many times in one pass (default 1). Useful when the graph feeds
+   * itself through states, e.g. a decode step whose argmax becomes the next step's input: N
+   * tokens then cost one submit and one readback instead of N.
+   */
+  repeat?: number;
 }
 
 export type HostInput = ArrayLike<number> | Float32Array | Int32Array | Uint32Array;
@@ -213,13 +219,17 @@ export class Session {
       this.lastProfile = await this.runProfiled();
       return this.download(names);
     }
+    const repeat = options.repeat ?? 1;
+    if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`session '${this.graph.name}': repeat must be a positive integer, got ${repeat}`);
     const pass = encoder.beginComputePass();
-    for (const p of this.planned) {
-      p.dispatches.forEach((d, i) => {
-        pass.setPipeline(d.pipeline);
-        pass.setBindGroup(0, p.groups[i]!);
-        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
-      });
+    for (let r = 0; r < repeat; r++) {
+      for (const p of this.planned) {
+        p.dispatches.forEach((d, i) => {
+          pass.setPipeline(d.pipeline);
+          pass.setBindGroup(0, p.groups[i]!);
+          pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
+        });
+      }
     }
     pass.end();
     device.queue.submit([encoder.finish()]);
