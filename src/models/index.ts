@@ -1,0 +1,9 @@
+// Model files: checkpoint loaders and tokenizers (host-side, no GPU).
+export { CheckpointError, TokenizerError } from './errors.ts';
+export {
+  bf16BitsToF32, f32ToBf16Bits, fetchSafetensors, loadSafetensors, parseSafetensors, SAFETENSORS_DTYPE_BYTES, SafetensorsFile,
+  writeSafetensors, type SafetensorsDType, type SafetensorsEntry, type SafetensorsTensor,
+} from './safetensors.ts';
+export { loadExpectedTensors, matchCheckpoint, type CheckpointMatchOptions, type ExpectedTensor, type HostTensor, type TensorSource } from './checkpoint.ts';
+export { fetchLlama2c, Llama2cCheckpoint, loadLlama2c, parseLlama2c, type Llama2cConfig } from './llama2c.ts';
+export * from './tokenizers/index.ts';
