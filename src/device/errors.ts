@@ -42,3 +42,8 @@ export const LINUX_NO_GPU_HELP =
   "'bookworm-backports' suite to apt's sources, then run " +
   '`apt-get install -y libvulkan1 && apt-get install -y -t bookworm-backports mesa-vulkan-drivers` ' +
   '(Mesa 22 from plain bookworm offers no WebGPU adapter).';
+
+/** What `createDevice()` says when WebGPU offers no adapter. */
+export function noAdapterMessage(): string {
+  return 'WebGPU found no adapter. Install or update a GPU driver with Vulkan, Metal or D3D12 support. ' + LINUX_NO_GPU_HELP;
+}

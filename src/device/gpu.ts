@@ -1,5 +1,5 @@
 import { BYTES_PER_ELEMENT, formatShape, fromF16Array, shapeSize, toF16Array, type DType, type HostArray } from './dtype.ts';
-import { DeviceLostError, KernelError, LimitError, LINUX_NO_GPU_HELP, NoAdapterError, WebGPUUnavailableError } from './errors.ts';
+import { DeviceLostError, KernelError, LimitError, noAdapterMessage, NoAdapterError, WebGPUUnavailableError } from './errors.ts';
 import { BufferPool } from './pool.ts';
 import { Tensor, type TensorRef } from './tensor.ts';
 
@@ -59,6 +59,10 @@ export interface CreateDeviceOptions {
 const STORAGE_USAGE = 0x80 | 0x08 | 0x04; // STORAGE | COPY_DST | COPY_SRC (GPUBufferUsage is not global in Node)
 const USAGE = { MAP_READ: 0x01, COPY_SRC: 0x04, COPY_DST: 0x08, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 };
 
+function errorKind(error: GPUError): string {
+  return error.constructor.name.replace(/^GPU/, '');
+}
+
 async function getGpuApi(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
@@ -85,9 +89,7 @@ export async function createDevice(options: CreateDeviceOptions = {}): Promise<G
   const api = await getGpuApi();
   const adapter = await api.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) {
-    throw new NoAdapterError(
-      'WebGPU found no adapter. Install or update a GPU driver with Vulkan, Metal or D3D12 support. ' + LINUX_NO_GPU_HELP,
-    );
+    throw new NoAdapterError(noAdapterMessage());
   }
   const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !options.disableFeatures?.includes(f));
   const requiredLimits: Record<string, number> = {};
@@ -110,7 +112,7 @@ export async function createDevice(options: CreateDeviceOptions = {}): Promise<G
   return new Gpu(api, device, report);
 }
 
-interface PendingCheck {
+export interface PendingCheck {
   kernel: string;
   what: string;
   errors: Promise<(GPUError | null)[]>;
@@ -123,7 +125,15 @@ interface PendingCheck {
 export class Gpu {
   readonly pool: BufferPool;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /**
+   * The compile check of each pipeline whose compilation may still fail. A failed pipeline is
+   * cached like any other, so every later run re-reports the compiler's message (instead of
+   * WebGPU's bare "invalid due to a previous error"); checks that pass are dropped.
+   */
+  private readonly compileChecks = new Map<GPUComputePipeline, PendingCheck>();
   private pending: PendingCheck[] = [];
+  /** Errors raised outside any error scope (raw `gpu.device` calls): thrown by the next check. */
+  private uncaptured: GPUError[] = [];
   private lostMessage: string | null = null;
   private readonly lostPromise: Promise<never>;
   private liveBytes = 0;
@@ -142,6 +152,10 @@ export class Gpu {
       throw new DeviceLostError(this.lostMessage);
     });
     this.lostPromise.catch(() => {}); // observed by every await below; never an unhandled rejection
+    device.addEventListener('uncapturederror', (event) => {
+      event.preventDefault(); // reported through checkErrors instead of the console
+      this.uncaptured.push((event as GPUUncapturedErrorEvent).error);
+    });
   }
 
   get features(): ReadonlySet<string> {
@@ -233,7 +247,9 @@ export class Gpu {
         break;
       }
     }
+    this.pushScopes();
     this.device.queue.writeBuffer(tensor.buffer, tensor.offset, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.popScopes('upload', `writing ${bytes.byteLength} bytes at offset ${tensor.offset} of a ${tensor.buffer.size}-byte buffer`);
   }
 
   /** Read a tensor back after all submitted work, throwing any error that work raised. */
@@ -249,17 +265,29 @@ export class Gpu {
     }
   }
 
+  /** Copy `bytes` bytes at `offset` of `buffer` to the host (any offset: copies move whole 4-byte words). */
   async readBytes(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
     this.assertUsable();
-    const padded = Math.ceil(bytes / 4) * 4;
+    const start = offset - (offset % 4);
+    const padded = Math.ceil((offset + bytes - start) / 4) * 4;
+    const label = buffer.label || 'tensor';
     const staging = this.device.createBuffer({ size: padded, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'readback' });
     try {
+      this.pushScopes();
       const encoder = this.device.createCommandEncoder();
-      encoder.copyBufferToBuffer(buffer, offset, staging, 0, padded);
+      encoder.copyBufferToBuffer(buffer, start, staging, 0, padded);
       this.device.queue.submit([encoder.finish()]);
-      await Promise.race([staging.mapAsync(0x0001 /* GPUMapMode.READ */), this.lostPromise]);
+      this.popScopes('download', `copying ${bytes} bytes at offset ${offset} of buffer '${label}' (${buffer.size} bytes) to the host`);
+      try {
+        await Promise.race([staging.mapAsync(0x0001 /* GPUMapMode.READ */), this.lostPromise]);
+      } catch (err) {
+        if (err instanceof DeviceLostError) throw err;
+        await this.checkErrors(); // a validation error explains the failed map better than the map does
+        if (this.lostMessage) throw new DeviceLostError(this.lostMessage);
+        throw new KernelError('download', `mapping the readback buffer failed: ${(err as Error).message}`);
+      }
       await this.checkErrors();
-      return staging.getMappedRange().slice(0, bytes);
+      return staging.getMappedRange().slice(offset - start, offset - start + bytes);
     } finally {
       staging.destroy();
     }
@@ -278,9 +306,12 @@ export class Gpu {
     if (!pipeline) {
       this.pushScopes();
       const module = this.device.createShaderModule({ code: source, label: kernel });
-      pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel });
-      this.popScopes(kernel, `compiling ${kernel}`);
-      this.pipelines.set(key, pipeline);
+      const compiled = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel });
+      const check = this.popScopes(kernel, `compiling ${kernel}`);
+      this.compileChecks.set(compiled, check);
+      check.errors.then((errors) => errors.every((e) => e === null) && this.compileChecks.delete(compiled), () => {});
+      this.pipelines.set(key, compiled);
+      pipeline = compiled;
     }
     return pipeline;
   }
@@ -291,7 +322,11 @@ export class Gpu {
     const key = `${kernel}\n${source}`;
     const cached = this.pipelines.get(key);
     if (cached) return cached;
+    // The rejection below carries the compiler's messages; the scope keeps them from also
+    // surfacing as an uncaptured error (a console error in browsers).
+    this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code: source, label: kernel });
+    this.device.popErrorScope().catch(() => {});
     try {
       const pipeline = await this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel });
       this.pipelines.set(key, pipeline);
@@ -336,6 +371,11 @@ export class Gpu {
   run(dispatches: readonly Dispatch[]): void {
     this.assertUsable();
     if (dispatches.length === 0) return;
+    dispatches.forEach((d) => this.checkDispatch(d)); // before any error scope is pushed
+    for (const d of dispatches) {
+      const compile = this.compileChecks.get(d.pipeline);
+      if (compile) this.pending.push(compile);
+    }
     const block = this.uniformBlock(dispatches);
     const groups = dispatches.map((d, i) => {
       this.pushScopes();
@@ -347,7 +387,6 @@ export class Gpu {
     const encoder = this.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     dispatches.forEach((d, i) => {
-      this.checkWorkgroups(d);
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, groups[i]!);
       pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
@@ -359,13 +398,33 @@ export class Gpu {
     if (block) this.destroyBuffer(block.buffer); // safe: WebGPU keeps it alive for the submitted work
   }
 
-  checkWorkgroups(d: Dispatch): void {
-    const max = this.limits.maxComputeWorkgroupsPerDimension;
+  /**
+   * Throw a LimitError naming the kernel and the limit when a dispatch asks for more than the
+   * device allows (WebGPU would only report it later, in less helpful words). Call it before
+   * pushing error scopes: it throws synchronously.
+   */
+  checkDispatch(d: Dispatch): void {
+    const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
     for (const n of d.workgroups) {
-      if (n !== undefined && (n > max || n < 0 || !Number.isInteger(n))) {
-        throw new LimitError(`kernel '${d.kernel}': ${n} workgroups in one dimension (limit maxComputeWorkgroupsPerDimension = ${max})`);
+      if (n !== undefined && (n > maxGroups || n < 0 || !Number.isInteger(n))) {
+        throw new LimitError(`kernel '${d.kernel}': ${n} workgroups in one dimension (limit maxComputeWorkgroupsPerDimension = ${maxGroups})`);
       }
     }
+    const maxBinding = this.limits.maxStorageBufferBindingSize;
+    const align = this.limits.minStorageBufferOffsetAlignment;
+    d.bindings.forEach((slice, i) => {
+      const offset = slice.offset ?? 0;
+      const size = slice.size ?? slice.buffer.size - offset;
+      if (size > maxBinding) {
+        throw new LimitError(
+          `kernel '${d.kernel}': storage binding ${i + 1} is ${size} bytes, more than this device's maxStorageBufferBindingSize ` +
+            `of ${maxBinding} bytes (bind the tensor in sub-ranges)`,
+        );
+      }
+      if (offset % align !== 0) {
+        throw new LimitError(`kernel '${d.kernel}': storage binding ${i + 1} starts at byte ${offset}, not a multiple of minStorageBufferOffsetAlignment (${align})`);
+      }
+    });
   }
 
   pushScopes(): void {
@@ -374,10 +433,12 @@ export class Gpu {
   }
 
   /** Pop the two scopes of `pushScopes`; their errors are thrown by the next `checkErrors`. */
-  popScopes(kernel: string, what: string): void {
+  popScopes(kernel: string, what: string): PendingCheck {
     const validation = this.device.popErrorScope();
     const memory = this.device.popErrorScope();
-    this.pending.push({ kernel, what, errors: Promise.all([validation, memory]) });
+    const check = { kernel, what, errors: Promise.all([validation, memory]) };
+    this.pending.push(check);
+    return check;
   }
 
   /** Throw the first error raised by work issued so far, naming the kernel it came from. */
@@ -388,9 +449,12 @@ export class Gpu {
       const errors = await Promise.race([check.errors, this.lostPromise]);
       const error = errors.find((e) => e !== null);
       if (error) {
-        throw new KernelError(check.kernel, `${error.constructor.name.replace(/^GPU/, '')} while ${check.what}: ${error.message}`);
+        throw new KernelError(check.kernel, `${errorKind(error)} while ${check.what}: ${error.message}`);
       }
     }
+    const stray = this.uncaptured[0];
+    this.uncaptured = [];
+    if (stray) throw new KernelError('(unscoped)', `${errorKind(stray)} in GPU work issued outside Tessera's error scopes: ${stray.message}`);
   }
 
   /** Wait until all submitted work has finished, and throw any error it raised. */

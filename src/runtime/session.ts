@@ -150,6 +150,7 @@ export class Session {
     let i = 0;
     for (const p of this.planned) {
       p.groups = p.dispatches.map((d) => {
+        this.gpu.checkDispatch(d);
         this.gpu.pushScopes();
         const group = this.gpu.bindGroup(d, block?.slices[i++]);
         this.gpu.popScopes(d.kernel, `binding the buffers of ${d.kernel} in node '${p.node.name}'`);
