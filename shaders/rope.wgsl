@@ -9,6 +9,9 @@
 // One invocation per pair: pair index q = ((b·T + t)·H + h)·(D/2) + i; the 1-D launch is
 // folded over x and y, a row of the grid covering `row_stride` pairs.
 // θ^(−2i/D) is computed as exp2(−2i/D · log2 θ), with log2 θ precomputed on the CPU.
+// Angles reach the position (thousands of radians), beyond what WGSL's built-in sin and cos
+// promise, so sin and cos come from the shared sincos snippet (shaders/lib/sincos.wgsl).
+// The angle itself is f32, as in PyTorch: off by a few ulp of p·θ^(−2i/D), ≈ p·1e-7 rad.
 
 struct Params {
   pairs: u32,           // B·T·H·D/2
@@ -26,6 +29,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> position: array<u32>;
 #endif
 
+${SINCOS}
+
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let q = gid.y * params.row_stride + gid.x;
@@ -39,8 +44,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 #endif
   let inv_freq = exp2(-f32(i) / f32(params.half_dim) * params.log2_theta);
   let angle = f32(p) * inv_freq;
-  let c = cos(angle);
-  let s = sin(angle);
+  let sc = sincos(angle);
   let v = x[q];
-  out[q] = vec2<f32>(v.x * c - v.y * s, v.x * s + v.y * c);
+  out[q] = vec2<f32>(v.x * sc.y - v.y * sc.x, v.x * sc.x + v.y * sc.y);
 }
