@@ -3,6 +3,12 @@
 import { UsageError } from './cli/args.ts';
 import { commands } from './cli/commands.ts';
 
+// A reader that stops early (`tessera generate ... | head`) is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {

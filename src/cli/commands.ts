@@ -1,5 +1,7 @@
 import { createDevice } from '../device/gpu.ts';
 import { parseArgs, usage, type OptionSpec } from './args.ts';
+import { generate } from './generate.ts';
+import { logits } from './logits.ts';
 
 export interface Command {
   summary: string;
@@ -33,4 +35,4 @@ const info: Command = {
   },
 };
 
-export const commands: Record<string, Command> = { info };
+export const commands: Record<string, Command> = { info, generate, logits };

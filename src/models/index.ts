@@ -7,3 +7,7 @@ export {
 export { loadExpectedTensors, matchCheckpoint, type CheckpointMatchOptions, type ExpectedTensor, type HostTensor, type TensorSource } from './checkpoint.ts';
 export { fetchLlama2c, Llama2cCheckpoint, loadLlama2c, parseLlama2c, type Llama2cConfig } from './llama2c.ts';
 export * from './tokenizers/index.ts';
+export { gpt2, gpt2Config } from './gpt2.ts';
+export { llama, llama2cLmConfig, llamaConfig, rotateHalfToAdjacent } from './llama.ts';
+export type { KVCache, LmConfig, ModelFamily } from './decoder.ts';
+export { LanguageModel, mulberry32, sampleLogits, type GenerateOptions, type GeneratedToken, type LoadOptions, type LogitsOptions, type ModelBuffers } from './lm.ts';

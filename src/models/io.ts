@@ -21,6 +21,13 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/** The names in a folder, or null when `path` is not a folder (a file, or nothing). */
+export async function listDirectory(path: string): Promise<string[] | null> {
+  const fs = await nodeFs();
+  const stat = await fs.stat(path).catch(() => null);
+  return stat?.isDirectory() ? fs.readdir(path) : null;
+}
+
 export async function readFileText(path: string): Promise<string> {
   const fs = await nodeFs();
   return fs.readFile(path, 'utf8');

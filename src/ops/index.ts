@@ -1,2 +1,18 @@
 // The kernel library: each op's definition (for the graph runtime) and its eager wrapper.
 export { add, binaryOp, mul, type BinaryAttrs } from './binary.ts';
+export { attention, attentionOp, MAX_HEAD_DIM as MAX_ATTENTION_HEAD_DIM, type AttentionAttrs } from './attention.ts';
+export { matmul, matmulOp, type Activation, type MatmulAttrs, type MatmulOptions } from './matmul.ts';
+export { cacheWrite, cacheWriteOp } from './cache-write.ts';
+export { layerNorm, layerNormOp, rmsNorm, rmsNormOp, type NormAttrs } from './layernorm.ts';
+export { softmax, softmaxOp } from './softmax.ts';
+export { gelu, geluErf, relu, silu, unary, unaryOp, type UnaryAttrs, type UnaryFn } from './unary.ts';
+export { embedding, embeddingOp, type EmbeddingAttrs } from './embedding.ts';
+export { rope, ropeOp, type RopeAttrs } from './rope.ts';
+export { patchEmbed, patchEmbedOp, type PatchEmbedAttrs } from './patch-embed.ts';
+export { argmax, argmaxOp } from './argmax.ts';
+export { topK, topKOp, type TopKAttrs } from './topk.ts';
+export { qkvSplit, qkvSplitOp, type QkvSplitAttrs } from './qkv-split.ts';
+export { swiglu, swigluOp } from './swiglu.ts';
+export { advance, advanceOp } from './advance.ts';
+export { fusedMatvec, fusedMatvecOp, type FusedMatvecAttrs } from './fused-matvec.ts';
+export { decodeAttention, decodeAttentionOp, type DecodeAttentionAttrs } from './decode-attention.ts';

@@ -1,0 +1,243 @@
+/**
+ * `tessera generate`: continue a prompt with a language model.
+ *
+ *   tessera generate --model DIR "Once upon a time"        streams the text to stdout
+ *   tessera generate --model DIR --ids 1,2,3 --json        prints {"ids": [...], "text": "..."}
+ *   tessera generate --model DIR --input in.jsonl --output out.jsonl
+ *
+ * Text mode echoes a text prompt, streams the continuation as tokens arrive and ends with one newline
+ * (as llama2.c's run.c does), so the shell prompt starts on its own line. `--json` and batch mode report
+ * only the new tokens. In batch mode the command-line sampling options are the defaults for every line;
+ * a line's own options override them.
+ */
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { ShapeError } from '../device/errors.ts';
+import type { LanguageModel } from '../models/lm.ts';
+import { parseArgs, usage, UsageError, type OptionSpec, type ParsedArgs } from './args.ts';
+import type { Command } from './commands.ts';
+import { loadModel, modelOptions, writeStdout } from './model.ts';
+import { ProgressBar } from './progress.ts';
+
+const options: Record<string, OptionSpec> = {
+  ...modelOptions,
+  'max-new-tokens': { type: 'number', help: 'tokens to generate (fewer if the model stops or the context ends)', default: 256 },
+  temperature: { type: 'number', help: '0 = greedy; above 0 samples, higher = more random', default: 0 },
+  'top-k': { type: 'number', help: 'sample among the k most likely tokens (0 = all)', default: 0 },
+  'top-p': { type: 'number', help: 'sample among the most likely tokens holding probability p (1 = all)', default: 1 },
+  seed: { type: 'number', help: 'random seed, for reproducible sampling (default: random)' },
+  ids: { type: 'ids', help: 'prompt as token ids instead of text' },
+  json: { type: 'boolean', help: 'print {"ids": [...], "text": "..."} of the new tokens instead of streaming text' },
+  input: { type: 'string', help: 'batch mode: a JSONL file of {"prompt": "..."} or {"ids": [...]} lines' },
+  output: { type: 'string', help: 'batch mode: where to write one {"ids", "text"} line per input line (default stdout)' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+const SYNOPSIS = '--model DIR [options] ("prompt" | --ids 1,2,3 | --input prompts.jsonl [--output out.jsonl])';
+
+/** How to sample one continuation. */
+export interface Sampling {
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed?: number;
+}
+
+type Prompt = string | number[];
+
+/** The per-line keys of a batch file and the command-line option each one mirrors. */
+const LINE_OPTIONS: Record<string, keyof Sampling> = {
+  max_new_tokens: 'maxNewTokens',
+  temperature: 'temperature',
+  top_k: 'topK',
+  top_p: 'topP',
+  seed: 'seed',
+};
+
+/** Checks one sampling setting; `where` names it in errors (an option, or a key on a line). */
+function checkSetting(key: keyof Sampling, value: unknown, where: string): number {
+  const n = value as number;
+  const ok = typeof value === 'number' && Number.isFinite(n) && {
+    maxNewTokens: Number.isInteger(n) && n >= 1,
+    temperature: n >= 0,
+    topK: Number.isInteger(n) && n >= 0,
+    topP: n > 0 && n <= 1,
+    seed: Number.isInteger(n) && n >= 0 && n <= 0xffffffff,
+  }[key];
+  if (!ok) {
+    const need = {
+      maxNewTokens: 'an integer >= 1',
+      temperature: 'a number >= 0',
+      topK: 'an integer >= 0',
+      topP: 'a number in (0, 1]',
+      seed: 'an integer in [0, 2^32)',
+    }[key];
+    throw new UsageError(`${where} needs ${need}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function samplingFromOptions(o: ParsedArgs['options']): Sampling {
+  const s: Sampling = {
+    maxNewTokens: checkSetting('maxNewTokens', o['max-new-tokens'], "option '--max-new-tokens'"),
+    temperature: checkSetting('temperature', o.temperature, "option '--temperature'"),
+    topK: checkSetting('topK', o['top-k'], "option '--top-k'"),
+    topP: checkSetting('topP', o['top-p'], "option '--top-p'"),
+  };
+  if (o.seed !== undefined) s.seed = checkSetting('seed', o.seed, "option '--seed'");
+  return s;
+}
+
+interface BatchItem {
+  line: number;
+  prompt: Prompt;
+  sampling: Sampling;
+}
+
+/** Parses a whole batch file before any model work, so a bad line fails fast, naming its number. */
+export function parseBatch(text: string, file: string, defaults: Sampling): BatchItem[] {
+  const items: BatchItem[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = index + 1;
+    if (raw.trim() === '') return;
+    const where = `${file} line ${line}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch (err) {
+      throw new UsageError(`${where}: not valid JSON (${(err as Error).message})`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new UsageError(`${where}: expected an object like {"prompt": "..."} or {"ids": [...]}`);
+    }
+    const record = value as Record<string, unknown>;
+    const sampling: Sampling = { ...defaults };
+    let prompt: Prompt | undefined;
+    for (const [key, v] of Object.entries(record)) {
+      if (key === 'prompt') {
+        if (typeof v !== 'string') throw new UsageError(`${where}: "prompt" must be a string`);
+        prompt = v;
+      } else if (key === 'ids') {
+        if (!Array.isArray(v) || v.length === 0 || v.some((id) => !Number.isInteger(id) || id < 0)) {
+          throw new UsageError(`${where}: "ids" must be a non-empty array of token ids (integers >= 0)`);
+        }
+        prompt = v as number[];
+      } else if (key in LINE_OPTIONS) {
+        const setting = LINE_OPTIONS[key]!;
+        sampling[setting] = checkSetting(setting, v, `${where}: "${key}"`);
+      } else {
+        throw new UsageError(`${where}: unknown key "${key}" (keys: prompt, ids, ${Object.keys(LINE_OPTIONS).join(', ')})`);
+      }
+    }
+    if ('prompt' in record && 'ids' in record) throw new UsageError(`${where}: give "prompt" or "ids", not both`);
+    if (prompt === undefined) throw new UsageError(`${where}: needs "prompt" (text) or "ids" (token ids)`);
+    items.push({ line, prompt, sampling });
+  });
+  return items;
+}
+
+interface Token {
+  id: number;
+  text: string;
+}
+
+/**
+ * Runs one generation, calling `onToken` as each new token arrives. The model checks what only it
+ * knows (e.g. top-k's limit, the vocabulary): its RangeErrors become usage errors, prefixed by `where`
+ * in batch mode.
+ */
+async function generateOne(lm: LanguageModel, prompt: Prompt, s: Sampling, where: string | null, onToken?: (token: Token) => void): Promise<{ ids: number[]; text: string }> {
+  const ids: number[] = [];
+  let text = '';
+  const stream = lm.generate(prompt, {
+    maxNewTokens: s.maxNewTokens,
+    temperature: s.temperature,
+    topK: s.topK > 0 ? s.topK : undefined,
+    topP: s.topP < 1 ? s.topP : undefined,
+    seed: s.seed,
+  });
+  try {
+    for await (const token of stream) {
+      ids.push(token.id);
+      text += token.text;
+      onToken?.(token);
+    }
+  } catch (err) {
+    if (err instanceof RangeError || err instanceof ShapeError) throw new UsageError(`${where ? `${where}: ` : ''}${err.message}`);
+    throw err;
+  }
+  return { ids, text };
+}
+
+export const generate: Command = {
+  summary: 'generate text with a language model (streaming, --json, or batch --input)',
+  async run(argv) {
+    const { positional, options: o } = parseArgs(argv, options);
+    if (o.help) {
+      process.stdout.write(usage('generate', SYNOPSIS, options) + '\n');
+      return 0;
+    }
+    const sampling = samplingFromOptions(o);
+    const ids = o.ids as number[] | undefined;
+    const input = o.input as string | undefined;
+    if (positional.length > 1) throw new UsageError(`generate takes one prompt, got ${positional.length} arguments (quote the prompt)`);
+    const given = [positional.length === 1 && 'a prompt', ids && "'--ids'", input !== undefined && "'--input'"].filter(Boolean);
+    if (given.length === 0) throw new UsageError(`generate needs a prompt, '--ids' or '--input'\n${usage('generate', SYNOPSIS, options)}`);
+    if (given.length > 1) throw new UsageError(`give only one of a prompt, '--ids' and '--input' (got ${given.join(' and ')})`);
+    if (ids && ids.length === 0) throw new UsageError("option '--ids' needs at least one token id");
+    if (o.output !== undefined && input === undefined) throw new UsageError("option '--output' needs '--input' (batch mode)");
+    if (o.json && input !== undefined) throw new UsageError("option '--json' is for a single prompt; batch mode always writes JSON lines");
+
+    let batch: BatchItem[] | undefined;
+    let out = 1; // stdout
+    if (input !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(input, 'utf8');
+      } catch (err) {
+        throw new UsageError(`option '--input': cannot read '${input}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+      batch = parseBatch(text, input, sampling);
+      if (o.output !== undefined) {
+        try {
+          out = openSync(o.output as string, 'w');
+        } catch (err) {
+          throw new UsageError(`option '--output': cannot write '${o.output}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        }
+      }
+    }
+
+    try {
+      const model = await loadModel(o);
+      try {
+        const { lm } = model;
+        const needsTokenizer = batch ? batch.some((item) => typeof item.prompt === 'string') : !ids;
+        if (needsTokenizer && !lm.tokenizer) throw new UsageError(`model '${o.model}' has no tokenizer: give the prompt as token ids (--ids, or "ids" lines)`);
+        const prompt: Prompt = ids ?? positional[0]!;
+
+        if (batch) {
+          const progress = new ProgressBar(batch.length, 'generate');
+          for (const item of batch) {
+            const result = await generateOne(lm, item.prompt, item.sampling, `${input} line ${item.line}`);
+            writeSync(out, JSON.stringify(result) + '\n');
+            progress.tick();
+          }
+        } else if (o.json) {
+          await writeStdout(JSON.stringify(await generateOne(lm, prompt, sampling, null)) + '\n');
+        } else {
+          // Text mode: echo a text prompt, then stream. Without a tokenizer there is no text: stream the ids.
+          if (typeof prompt === 'string') process.stdout.write(prompt);
+          let count = 0;
+          const show = lm.tokenizer ? (t: Token) => t.text : (t: Token) => (count++ === 0 ? '' : ' ') + t.id;
+          await generateOne(lm, prompt, sampling, null, (t) => process.stdout.write(show(t)));
+          await writeStdout('\n');
+        }
+      } finally {
+        model.close();
+      }
+    } finally {
+      if (out !== 1) closeSync(out);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,608 @@
+/**
+ * A decoder-only language model on the GPU, from checkpoint to text.
+ *
+ * The weights are uploaded once and shared by every graph the model compiles:
+ *  - prefill graphs run a chunk of T tokens (T a power of two; a short last chunk is right-padded,
+ *    and the causal mask keeps the padding out of every real row). They append k and v to the KV
+ *    cache and, for `logits()`, apply the LM head to every row;
+ *  - decode graphs run one token against the cache. The greedy one ends in argmax and the
+ *    `advance` kernel, which feeds the chosen id back as the next input and moves the position on,
+ *    so K steps are recorded into one compute pass and the new ids are read back once per K;
+ *    the sampling ones return logits (or the top-k) for the host to draw from.
+ * The KV cache, the token id, the position and the number of valid cache rows live in tensors
+ * owned here and bound as constants into every graph, so all graphs see the same sequence.
+ */
+
+import type { Gpu } from '../device/gpu.ts';
+import { LimitError, ShapeError } from '../device/errors.ts';
+import type { Tensor } from '../device/tensor.ts';
+import { GraphBuilder } from '../graph/builder.ts';
+import { compile } from '../graph/compile.ts';
+import type { Value } from '../graph/graph.ts';
+import { advanceOp } from '../ops/advance.ts';
+import { Session } from '../runtime/session.ts';
+import { loadExpectedTensors, type HostTensor } from './checkpoint.ts';
+import type { KVCache, LmConfig, ModelFamily } from './decoder.ts';
+import { CheckpointError } from './errors.ts';
+import { gpt2, gpt2Config } from './gpt2.ts';
+import { listDirectory, readFileBytes, readFileText } from './io.ts';
+import { llama, llama2cLmConfig, llamaConfig } from './llama.ts';
+import { parseLlama2c } from './llama2c.ts';
+import { parseSafetensors } from './safetensors.ts';
+import { loadGpt2Tokenizer } from './tokenizers/gpt2.ts';
+import { parseLlama2cTokenizer } from './tokenizers/llama2c.ts';
+import type { Tokenizer } from './tokenizers/tokenizer.ts';
+
+export interface LoadOptions {
+  /** KV-cache length in tokens (default and at most: the model's context length). */
+  maxContext?: number;
+  /** Profile the first prefill chunk and the first decode step of each call, for `profileTable()`. */
+  profile?: boolean;
+}
+
+export interface ModelBuffers {
+  /** A Hugging Face `config.json` (parsed) with `model.safetensors` bytes; absent for a llama2.c `.bin`. */
+  config?: Record<string, unknown>;
+  weights: ArrayBuffer | ArrayBufferView;
+  tokenizer?: Tokenizer;
+  /** Named in error messages. */
+  source?: string;
+}
+
+export interface GenerateOptions {
+  /** Default 256; generation also ends at the end of the context. */
+  maxNewTokens?: number;
+  /** 0 (the default) is greedy decoding, on the GPU; above 0 samples softmax(logits / temperature). */
+  temperature?: number;
+  /** Sample among the k most likely tokens (taken on the GPU; k ≤ 128). */
+  topK?: number;
+  /** Sample from the smallest set of most likely tokens whose probability reaches topP. */
+  topP?: number;
+  /** Seed of the sampler: the same seed, prompt and options give the same tokens. */
+  seed?: number;
+  /**
+   * More ids or strings that end generation, besides the model's own (EOS; llama2.c's BOS). A stop
+   * id is not yielded; the token that completes a stop string is, and then generation ends.
+   */
+  stop?: string | number | readonly (string | number)[];
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** The text this token adds (may be '' while a multi-byte character is unfinished). */
+  text: string;
+}
+
+export interface LogitsOptions {
+  /** Feed the tokens one at a time through the decode graph and its KV cache (checks that path). */
+  incremental?: boolean;
+}
+
+/** Tokens per prefill run at most. */
+const MAX_PREFILL_CHUNK = 256;
+/** Greedy decode steps per submit: the first chunk is short so the first tokens arrive soon. */
+const FIRST_DECODE_CHUNK = 8;
+const MAX_DECODE_CHUNK = 64;
+/** Largest vocabulary whose greedy argmax the advance kernel takes itself (one invocation). */
+const ADVANCE_ARGMAX_MAX_VOCAB = 4096;
+/** The GPU top-k kernel's limit. */
+const MAX_TOP_K = 128;
+
+const pow2Ceil = (n: number) => 2 ** Math.ceil(Math.log2(n));
+const pow2Floor = (n: number) => 2 ** Math.floor(Math.log2(n));
+
+export class LanguageModel {
+  /** The KV-cache length: the longest sequence this instance can process. */
+  readonly maxContext: number;
+  private readonly weights = new Map<string, Tensor>();
+  /** i32 [1, 1]: the token the next decode step reads. */
+  private readonly ids: Tensor;
+  /** u32 [1]: cache row of the first token of the next run. */
+  private readonly position: Tensor;
+  /** u32 [1]: cache rows that attention reads in the next run. */
+  private readonly kvLength: Tensor;
+  /** i32 [maxContext + 1]: history[p] is the id greedy decoding chose for position p. */
+  private readonly history: Tensor;
+  private readonly kCache: Tensor[] = [];
+  private readonly vCache: Tensor[] = [];
+  private readonly sessions = new Map<string, Session>();
+  private readonly profiles = new Map<string, string>();
+  private busy = false;
+  private destroyed = false;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly config: LmConfig,
+    private readonly family: ModelFamily,
+    weights: ReadonlyMap<string, HostTensor>,
+    readonly tokenizer: Tokenizer | undefined,
+    private readonly options: LoadOptions,
+  ) {
+    const max = options.maxContext ?? config.contextLength;
+    if (!Number.isInteger(max) || max < 1 || max > config.contextLength) {
+      throw new LimitError(`LanguageModel: maxContext ${max} must be an integer in [1, ${config.contextLength}] (the model's context length)`);
+    }
+    this.maxContext = max;
+    const uploaded = new Map<HostTensor, Tensor>(); // tied weights are one HostTensor: upload it once
+    try {
+      for (const [name, host] of weights) {
+        let tensor = uploaded.get(host);
+        if (!tensor) {
+          tensor = gpu.upload(host.data, host.shape, 'f32');
+          uploaded.set(host, tensor);
+        }
+        this.weights.set(name, tensor);
+      }
+      const kvWidth = config.numKVHeads * config.headDim;
+      for (let i = 0; i < config.numLayers; i++) {
+        this.kCache.push(gpu.empty([1, max, kvWidth]));
+        this.vCache.push(gpu.empty([1, max, kvWidth]));
+      }
+    } catch (err) {
+      for (const t of new Set([...uploaded.values(), ...this.kCache, ...this.vCache])) t.destroy();
+      throw err;
+    }
+    this.ids = gpu.upload(new Int32Array(1), [1, 1], 'i32');
+    this.position = gpu.upload(new Uint32Array(1), [1], 'u32');
+    this.kvLength = gpu.upload(new Uint32Array(1), [1], 'u32');
+    this.history = gpu.upload(new Int32Array(max + 1), [max + 1], 'i32');
+  }
+
+  // ---- loading ------------------------------------------------------------------------------
+
+  /**
+   * Node: load a Hugging Face folder (config.json + model.safetensors, and tokenizer files:
+   * tokenizer.json, vocab.json + merges.txt, encoder.json + vocab.bpe, or a llama2.c tok*.bin),
+   * a llama2.c `.bin` checkpoint, or a folder holding one `.bin` model and its `tok*.bin` tokenizer.
+   */
+  static async load(gpu: Gpu, path: string, options: LoadOptions = {}): Promise<LanguageModel> {
+    const folder = path.replace(/[\\/]+$/, '');
+    const entries = await listDirectory(folder);
+    if (entries === null) {
+      // A llama2.c checkpoint file; its tokenizer may sit next to it.
+      const slash = Math.max(folder.lastIndexOf('/'), folder.lastIndexOf('\\'));
+      const dir = slash >= 0 ? folder.slice(0, slash) || '/' : '.';
+      return LanguageModel.loadLlama2c(gpu, folder, dir, (await listDirectory(dir)) ?? [], options);
+    }
+    const file = (name: string) => `${folder}/${name}`;
+    if (entries.includes('config.json')) {
+      if (!entries.includes('model.safetensors')) throw new CheckpointError(`'${folder}' has a config.json but no model.safetensors`);
+      const config = JSON.parse(await readFileText(file('config.json'))) as Record<string, unknown>;
+      const weights = await readFileBytes(file('model.safetensors'));
+      const tokenizer = await findTokenizer(folder, entries, config);
+      return LanguageModel.fromBuffers(gpu, { config, weights, tokenizer, source: file('model.safetensors') }, options);
+    }
+    const models = entries.filter((e) => e.endsWith('.bin') && !isTokenizerFile(e));
+    if (models.length !== 1) {
+      throw new CheckpointError(
+        `'${folder}' holds no config.json and ${models.length} llama2.c model files (.bin other than tok*.bin): ${models.join(', ') || 'none'}; pass the model file itself`,
+      );
+    }
+    return LanguageModel.loadLlama2c(gpu, file(models[0]!), folder, entries, options);
+  }
+
+  private static async loadLlama2c(gpu: Gpu, path: string, dir: string, entries: readonly string[], options: LoadOptions): Promise<LanguageModel> {
+    const weights = await readFileBytes(path);
+    const tokenizerFile = entries.filter(isTokenizerFile).sort()[0];
+    let tokenizer: Tokenizer | undefined;
+    if (tokenizerFile) {
+      const vocabSize = Math.abs(new DataView(weights.buffer, weights.byteOffset, 28).getInt32(20, true));
+      tokenizer = parseLlama2cTokenizer(await readFileBytes(`${dir}/${tokenizerFile}`), vocabSize, `${dir}/${tokenizerFile}`);
+    }
+    return LanguageModel.fromBuffers(gpu, { weights, tokenizer, source: path }, options);
+  }
+
+  /** Browser or Node: a model from bytes already in memory (fetched, or read by `load`). */
+  static async fromBuffers(gpu: Gpu, buffers: ModelBuffers, options: LoadOptions = {}): Promise<LanguageModel> {
+    let config: LmConfig;
+    let tensors: Map<string, HostTensor>;
+    let family: ModelFamily;
+    if (buffers.config) {
+      const type = buffers.config.model_type;
+      if (type === 'gpt2') [config, family] = [gpt2Config(buffers.config), gpt2];
+      else if (type === 'llama') [config, family] = [llamaConfig(buffers.config), llama];
+      else throw new CheckpointError(`config.json: model_type ${JSON.stringify(type)} is not supported (gpt2, llama)`);
+      const file = parseSafetensors(buffers.weights, buffers.source ?? 'model.safetensors');
+      tensors = loadExpectedTensors(file, family.expected(config), family.matchOptions);
+    } else {
+      const checkpoint = parseLlama2c(buffers.weights, buffers.source ?? 'model.bin');
+      [config, family] = [llama2cLmConfig(checkpoint.config), llama];
+      tensors = loadExpectedTensors(checkpoint, family.expected(config));
+    }
+    return new LanguageModel(gpu, config, family, family.prepare(config, tensors), buffers.tokenizer, options);
+  }
+
+  // ---- graphs ---------------------------------------------------------------------------------
+
+  /** A builder with every weight and the shared sequence state bound as constants. */
+  private builder(name: string): { g: GraphBuilder; weight: (name: string) => Value; cache: KVCache } {
+    const g = new GraphBuilder(name);
+    const values = new Map<Tensor, Value>();
+    const weights = new Map<string, Value>();
+    for (const [key, tensor] of this.weights) {
+      if (!values.has(tensor)) values.set(tensor, g.constant(key, tensor));
+      weights.set(key, values.get(tensor)!);
+    }
+    const weight = (key: string) => {
+      const v = weights.get(key);
+      if (!v) throw new Error(`${this.config.family} graph: no weight '${key}'`);
+      return v;
+    };
+    const cache: KVCache = {
+      position: g.constant('position', this.position),
+      kvLength: g.constant('kv_length', this.kvLength),
+      k: this.kCache.map((t, i) => g.constant(`k_cache.${i}`, t)),
+      v: this.vCache.map((t, i) => g.constant(`v_cache.${i}`, t)),
+    };
+    return { g, weight, cache };
+  }
+
+  private async session(key: string, build: () => GraphBuilder): Promise<Session> {
+    let session = this.sessions.get(key);
+    if (!session) {
+      session = await Session.create(this.gpu, compile(build()));
+      this.sessions.set(key, session);
+    }
+    return session;
+  }
+
+  /** T tokens at rows position .. position + T − 1: the cache is filled; with `logits`, the LM head runs on every row. */
+  private prefillSession(T: number, logits: boolean): Promise<Session> {
+    return this.session(`prefill_${T}${logits ? '_logits' : ''}`, () => {
+      const { g, weight, cache } = this.builder(`${this.config.family}_prefill_${T}`);
+      const ids = g.input('ids', [1, T], 'i32');
+      g.output(logits ? 'logits' : 'hidden', this.family.build(g, this.config, weight, ids, cache, logits));
+      return g;
+    });
+  }
+
+  /** One token against the cache: 'greedy' chooses and advances on the GPU; else returns logits or the top k. */
+  private decodeSession(mode: 'greedy' | 'logits' | { topK: number }): Promise<Session> {
+    const key = typeof mode === 'string' ? mode : `top${mode.topK}`;
+    return this.session(`decode_${key}`, () => {
+      const { g, weight, cache } = this.builder(`${this.config.family}_decode_${key}`);
+      const ids = g.constant('ids', this.ids);
+      const logits = g.reshape(this.family.build(g, this.config, weight, ids, cache, true), [1, this.config.vocabSize], 'logits');
+      if (mode === 'greedy') {
+        const history = g.constant('history', this.history);
+        // A small vocabulary is scanned by the advance kernel itself: one dispatch fewer.
+        const choice = this.config.vocabSize <= ADVANCE_ARGMAX_MAX_VOCAB ? { logits } : { next: g.argmax(logits, 'next') };
+        g.apply(advanceOp, { ...choice, ids, position: cache.position, kvLength: cache.kvLength, history }, {}, 'advance');
+        g.output('history', history);
+      } else if (mode === 'logits') {
+        g.output('logits', logits);
+      } else {
+        const top = g.topK(logits, mode.topK);
+        g.output('values', top.values);
+        g.output('indices', top.indices);
+      }
+      return g;
+    });
+  }
+
+  // ---- running --------------------------------------------------------------------------------
+
+  /** Run a graph once; the first run under each label is profiled when the model was loaded with `profile`. */
+  private async run(session: Session, label: string, inputs: Record<string, Int32Array>, download: string[]) {
+    if (this.options.profile && !this.profiles.has(label)) {
+      const result = await session.run(inputs, { download, profile: true });
+      this.profiles.set(label, session.profileTable());
+      return result;
+    }
+    return session.run(inputs, { download });
+  }
+
+  private setPosition(position: number, kvLength: number): void {
+    this.gpu.write(this.position, [position]);
+    this.gpu.write(this.kvLength, [kvLength]);
+  }
+
+  /** Largest prefill chunk (a power of two) whose logits fit one storage binding. */
+  private get maxLogitsChunk(): number {
+    const rows = Math.floor(this.gpu.limits.maxStorageBufferBindingSize / (4 * this.config.vocabSize));
+    if (rows < 1) throw new LimitError(`LanguageModel: one row of logits (${this.config.vocabSize} floats) exceeds the storage binding limit`);
+    return Math.min(MAX_PREFILL_CHUNK, pow2Floor(rows));
+  }
+
+  /**
+   * Run `tokens` at positions start.. through prefill graphs, filling the cache; with `logits`,
+   * return their logits [tokens.length, V]. Chunks are powers of two, the last one right-padded
+   * unless the padding would run past the cache (then it is cut into exact powers of two).
+   */
+  private async prefill(tokens: readonly number[], start: number, logits: boolean): Promise<Float32Array | null> {
+    const V = this.config.vocabSize;
+    const out = logits ? new Float32Array(tokens.length * V) : null;
+    const maxChunk = logits ? this.maxLogitsChunk : MAX_PREFILL_CHUNK;
+    for (let done = 0; done < tokens.length;) {
+      const pos = start + done;
+      const remaining = tokens.length - done;
+      let T = Math.min(maxChunk, pow2Ceil(remaining));
+      if (pos + T > this.maxContext) T = Math.min(maxChunk, pow2Floor(remaining));
+      const n = Math.min(T, remaining);
+      const ids = new Int32Array(T);
+      ids.set(tokens.slice(done, done + n));
+      const session = await this.prefillSession(T, logits);
+      this.setPosition(pos, pos + T);
+      const result = await this.run(session, `prefill (${T} tokens)`, { ids }, logits ? ['logits'] : []);
+      out?.set((result.logits as Float32Array).subarray(0, n * V), done * V);
+      done += n;
+    }
+    return out;
+  }
+
+  private checkLength(n: number, what: string): void {
+    if (n > this.maxContext) {
+      throw new LimitError(`${what} of ${n} tokens is longer than the context of ${this.maxContext} tokens${this.maxContext < this.config.contextLength ? ` (maxContext; the model allows ${this.config.contextLength})` : ''}`);
+    }
+  }
+
+  private checkIds(ids: readonly number[]): void {
+    ids.forEach((id, i) => {
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
+        throw new ShapeError(`token id ${id} at index ${i} is not in the model's vocabulary [0, ${this.config.vocabSize})`);
+      }
+    });
+  }
+
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.beginUse();
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private beginUse(): void {
+    if (this.destroyed) throw new Error('LanguageModel: used after destroy()');
+    if (this.busy) throw new Error('LanguageModel: one logits() or generate() at a time (the KV cache is shared); finish or break out of the previous one first');
+    this.busy = true;
+  }
+
+  /** The full logits [T, V] of a token sequence, row t predicting token t + 1. */
+  logits(ids: readonly number[], options: LogitsOptions = {}): Promise<Float32Array> {
+    return this.exclusive(async () => {
+      if (ids.length === 0) throw new ShapeError('logits: the sequence is empty');
+      this.checkLength(ids.length, 'logits: the sequence');
+      this.checkIds(ids);
+      if (!options.incremental) return (await this.prefill(ids, 0, true))!;
+      const V = this.config.vocabSize;
+      const out = new Float32Array(ids.length * V);
+      const session = await this.decodeSession('logits');
+      for (let t = 0; t < ids.length; t++) {
+        this.gpu.write(this.ids, [ids[t]!]);
+        this.setPosition(t, t + 1);
+        const result = await this.run(session, 'decode (1 token)', {}, ['logits']);
+        out.set(result.logits as Float32Array, t * V);
+      }
+      return out;
+    });
+  }
+
+  /** The ids a prompt starts from: text is encoded (with BOS where the model wants it); an empty prompt starts from BOS/<|endoftext|>. */
+  encodePrompt(prompt: string | readonly number[]): number[] {
+    let ids: number[];
+    if (typeof prompt === 'string') {
+      if (!this.tokenizer) throw new Error('LanguageModel: this model has no tokenizer; give the prompt as token ids');
+      ids = this.tokenizer.encode(prompt);
+      if (this.config.bos !== undefined) ids.unshift(this.config.bos);
+    } else {
+      ids = [...prompt];
+    }
+    if (ids.length === 0) {
+      if (this.config.startId === undefined) throw new ShapeError('generate: the prompt is empty and the model has no start token');
+      ids = [this.config.startId];
+    }
+    this.checkIds(ids);
+    return ids;
+  }
+
+  /** Stream new tokens after `prompt` (text, or token ids). */
+  async *generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken> {
+    const ids = this.encodePrompt(prompt);
+    this.checkLength(ids.length, 'generate: the prompt');
+    const maxNewTokens = options.maxNewTokens ?? 256;
+    const temperature = options.temperature ?? 0;
+    const { topK, topP } = options;
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`generate: temperature must be ≥ 0, got ${temperature}`);
+    if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > Math.min(MAX_TOP_K, this.config.vocabSize))) {
+      throw new RangeError(`generate: topK must be an integer in [1, ${Math.min(MAX_TOP_K, this.config.vocabSize)}], got ${topK}`);
+    }
+    if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new RangeError(`generate: topP must be in (0, 1], got ${topP}`);
+    const stops = [options.stop ?? []].flat();
+    const stopIds = new Set([...this.config.stopIds, ...stops.filter((s): s is number => typeof s === 'number')]);
+    const stopStrings = stops.filter((s): s is string => typeof s === 'string' && s.length > 0);
+
+    this.beginUse();
+    try {
+      // The prompt but its last token fills the cache; the last one is the first decode step's input.
+      await this.prefill(ids.slice(0, -1), 0, false);
+      let position = ids.length - 1;
+      this.gpu.write(this.ids, [ids[position]!]);
+      this.setPosition(position, position + 1);
+
+      const text = new TextStreamer(this.tokenizer, ids[position]!);
+      let produced = 0;
+      /** The token to yield, or null when generation ends before it. */
+      const accept = (id: number): GeneratedToken | null => (stopIds.has(id) ? null : { id, text: text.push(id) });
+      const endsWithStop = () => stopStrings.some((s) => text.tail(s.length + text.lastLength).includes(s));
+
+      if (temperature === 0) {
+        for await (const id of this.greedyIds(position, Math.min(maxNewTokens, this.maxContext - position))) {
+          const token = accept(id);
+          if (!token) return;
+          yield token;
+          if (endsWithStop()) return;
+        }
+        return;
+      }
+
+      const random = mulberry32(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+      const session = await this.decodeSession(topK ? { topK } : 'logits');
+      while (produced < maxNewTokens && position < this.maxContext) {
+        const result = await this.run(session, 'decode (1 token)', {}, topK ? ['values', 'indices'] : ['logits']);
+        const id = topK
+          ? sampleLogits(result.values as Float32Array, result.indices as Int32Array, temperature, topP ?? 1, random)
+          : sampleLogits(result.logits as Float32Array, null, temperature, topP ?? 1, random);
+        const token = accept(id);
+        if (!token) return;
+        yield token;
+        if (endsWithStop()) return;
+        position++;
+        produced++;
+        this.gpu.write(this.ids, [id]);
+        this.setPosition(position, position + 1);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * Greedy decoding on the GPU, `total` steps from the token at `position`: chunks of K steps are
+   * recorded into one compute pass each, and the next chunk is queued before the host waits for
+   * this one's ids, so the GPU never idles while the host reads back and encodes. When the
+   * consumer stops early, the chunk still in flight finishes and is discarded.
+   */
+  private async *greedyIds(position: number, total: number): AsyncGenerator<number> {
+    const session = await this.decodeSession('greedy');
+    const inFlight: { done: Promise<unknown>; ids: Promise<ArrayBuffer> }[] = [];
+    let submitted = 0;
+    let chunk = FIRST_DECODE_CHUNK;
+    const submit = () => {
+      const steps = Math.min(chunk, total - submitted);
+      const first = position + submitted + 1; // history row of the chunk's first new id
+      const done = session.run({}, { repeat: steps, download: [] });
+      const ids = this.gpu.readBytes(this.history.buffer, this.history.offset + 4 * first, 4 * steps);
+      for (const p of [done, ids]) p.catch(() => {}); // rethrown where awaited; never unhandled
+      inFlight.push({ done, ids });
+      submitted += steps;
+      chunk = Math.min(2 * chunk, MAX_DECODE_CHUNK);
+    };
+    try {
+      if (total > 0 && this.options.profile && !this.profiles.has('decode (1 token)')) {
+        await this.run(session, 'decode (1 token)', {}, []);
+        submitted = 1;
+        yield new Int32Array(await this.gpu.readBytes(this.history.buffer, this.history.offset + 4 * (position + 1), 4))[0]!;
+      }
+      if (submitted < total) submit();
+      while (inFlight.length > 0) {
+        if (submitted < total) submit();
+        const { done, ids } = inFlight.shift()!;
+        await done;
+        yield* new Int32Array(await ids);
+      }
+    } finally {
+      await Promise.allSettled(inFlight.flatMap((c) => [c.done, c.ids]));
+    }
+  }
+
+  /** The per-node profiles recorded with `{ profile: true }` (first prefill chunk and first decode step). */
+  profileTable(): string {
+    if (this.profiles.size === 0) return '(no profile: load the model with { profile: true } and run it)';
+    return [...this.profiles].map(([label, table]) => `${this.config.family} ${label}\n${table}`).join('\n\n');
+  }
+
+  /** Free the GPU memory of the weights, the cache and every compiled graph. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const s of this.sessions.values()) s.destroy();
+    this.sessions.clear();
+    const owned = new Set([...this.weights.values(), ...this.kCache, ...this.vCache, this.ids, this.position, this.kvLength, this.history]);
+    for (const t of owned) t.destroy();
+  }
+}
+
+function isTokenizerFile(name: string): boolean {
+  return /^tok.*\.bin$/.test(name);
+}
+
+/** The tokenizer files of a Hugging Face folder, if any: GPT-2-style BPE files, or a llama2.c tok*.bin. */
+async function findTokenizer(folder: string, entries: readonly string[], config: Record<string, unknown>): Promise<Tokenizer | undefined> {
+  const has = (...names: string[]) => names.every((n) => entries.includes(n));
+  if (has('tokenizer.json') || has('vocab.json', 'merges.txt') || has('encoder.json', 'vocab.bpe')) {
+    const tokenizer = await loadGpt2Tokenizer(folder).catch((err: Error) => {
+      // e.g. a SentencePiece tokenizer.json: the model still runs on token ids
+      if (err.name === 'TokenizerError') return undefined;
+      throw err;
+    });
+    if (tokenizer) return tokenizer;
+  }
+  const bin = entries.filter(isTokenizerFile).sort()[0];
+  if (bin) return parseLlama2cTokenizer(await readFileBytes(`${folder}/${bin}`), config.vocab_size as number | undefined, `${folder}/${bin}`);
+  return undefined;
+}
+
+/** Decodes generated ids to text as they arrive, never splitting a UTF-8 character. */
+class TextStreamer {
+  private readonly utf8 = new TextDecoder('utf-8');
+  private text = '';
+  lastLength = 0;
+
+  constructor(private readonly tokenizer: Tokenizer | undefined, private previous: number) {}
+
+  push(id: number): string {
+    let piece = '';
+    if (this.tokenizer && id < this.tokenizer.vocabSize) piece = this.utf8.decode(this.tokenizer.tokenBytes(id, this.previous), { stream: true });
+    this.previous = id;
+    this.text += piece;
+    this.lastLength = piece.length;
+    return piece;
+  }
+
+  /** The last n characters generated. */
+  tail(n: number): string {
+    return this.text.slice(Math.max(0, this.text.length - n));
+  }
+}
+
+/** A small, fast, seedable generator of uniform floats in [0, 1) (mulberry32). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * Draw a token from softmax(logits / temperature), restricted to the smallest set of most likely
+ * candidates whose probability reaches topP. `ids` names the candidates (top-k from the GPU,
+ * sorted by descending logit); null means candidate i is token i.
+ */
+export function sampleLogits(logits: ArrayLike<number>, ids: ArrayLike<number> | null, temperature: number, topP: number, random: () => number): number {
+  const n = logits.length;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, logits[i]!);
+  const probs = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += probs[i] = Math.exp((logits[i]! - max) / temperature);
+  let order = Array.from({ length: n }, (_, i) => i);
+  if (topP < 1) {
+    // Candidates below (1 − topP)/(n − 1) of the mass cannot be in the nucleus (llama2.c's shortcut).
+    const cutoff = ((1 - topP) / Math.max(1, n - 1)) * total;
+    order = order.filter((i) => probs[i]! >= cutoff).sort((a, b) => probs[b]! - probs[a]! || a - b);
+    let mass = 0, keep = order.length;
+    for (let k = 0; k < order.length; k++) {
+      mass += probs[order[k]!]!;
+      if (mass >= topP * total) {
+        keep = k + 1;
+        break;
+      }
+    }
+    order = order.slice(0, keep);
+    total = mass;
+  }
+  let r = random() * total;
+  for (const i of order) {
+    r -= probs[i]!;
+    if (r < 0) return ids ? ids[i]! : i;
+  }
+  const last = order[order.length - 1]!; // rounding left r ≥ 0 after the last candidate
+  return ids ? ids[last]! : last;
+}
