@@ -2,13 +2,13 @@ import type { BufferSlice, Dispatch, Gpu } from '../device/gpu.ts';
 import { formatShape, shapeSize } from '../device/dtype.ts';
 import { LimitError, ShapeError } from '../device/errors.ts';
 import type { Tensor, TensorRef } from '../device/tensor.ts';
-import epilogueSource from '../../shaders/epilogue.wgsl';
 import tiledSource from '../../shaders/matmul.wgsl';
 import matvecSource from '../../shaders/matvec.wgsl';
 import { expectDType, expectShape, required, runOp, slice, type Named, type OpDef, type TensorSpec } from './op.ts';
+import { activationDefines, activationSource, type Activation } from './activation.ts';
 import { specialize, Uniforms } from './shader.ts';
 
-export type Activation = 'none' | 'gelu_tanh' | 'gelu_erf' | 'silu' | 'relu';
+export type { Activation };
 
 export interface MatmulAttrs {
   /** b is stored [N, K] (nn.Linear's [out, in] weight) and used transposed, without a copy. */
@@ -169,10 +169,7 @@ export const matmulOp: OpDef<MatmulAttrs> = {
         BIAS: withBias,
         RESIDUAL: withResidual,
         RESIDUAL_BINDING: withBias ? 5 : 4,
-        GELU_TANH: last && activation === 'gelu_tanh',
-        GELU_ERF: last && activation === 'gelu_erf',
-        SILU: last && activation === 'silu',
-        RELU: last && activation === 'relu',
+        ...activationDefines(last ? activation : 'none'),
       };
       const variant = [
         transposeB ? 'bt' : 'b',
@@ -183,7 +180,7 @@ export const matmulOp: OpDef<MatmulAttrs> = {
         withResidual ? 'residual' : '',
       ].filter(Boolean).join('_');
       const kernel = `${matvec ? 'matvec' : 'matmul'}_${variant}`;
-      const code = specialize(kernel, (matvec ? matvecSource : tiledSource) + '\n' + epilogueSource, defines);
+      const code = specialize(kernel, (matvec ? matvecSource : tiledSource) + '\n' + activationSource, defines);
       const bindings: BufferSlice[] = [slice(a), chunk.binding, slice(out)];
       if (withBias) bindings.push(slice(bias!));
       if (withResidual) bindings.push(slice(residual!));

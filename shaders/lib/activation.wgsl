@@ -1,0 +1,25 @@
+// The activation functions, shared by the elementwise kernel (unary.wgsl) and the matmul
+// epilogues (matmul.wgsl, matvec.wgsl), which append this file to their source
+// (src/ops/activation.ts). One of GELU_TANH, GELU_ERF, SILU, RELU is set, or none for the
+// identity. GELU_ERF also pastes shaders/lib/erf.wgsl where the ERF hole stands below.
+
+${ERF}
+
+fn activation(v: f32) -> f32 {
+#if ${GELU_TANH}
+  // 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))); tanh written with exp of a negative
+  // argument so large |v| cannot overflow to inf/inf.
+  let z = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+  let e = exp(-2.0 * abs(z));
+  let tanh_z = sign(z) * (1.0 - e) / (1.0 + e);
+  return 0.5 * v * (1.0 + tanh_z);
+#elif ${GELU_ERF}
+  return 0.5 * v * (1.0 + erf(v * 0.7071067811865476));
+#elif ${SILU}
+  return v / (1.0 + exp(-v));
+#elif ${RELU}
+  return max(v, 0.0);
+#else
+  return v;
+#endif
+}

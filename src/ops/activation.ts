@@ -1,0 +1,19 @@
+import type { Defines } from '../device/gpu.ts';
+import activationSource from '../../shaders/lib/activation.wgsl';
+import erfSource from '../../shaders/lib/erf.wgsl';
+
+export type Activation = 'none' | 'gelu_tanh' | 'gelu_erf' | 'silu' | 'relu';
+
+/** WGSL source of `fn activation(v: f32) -> f32`, to append to a kernel that calls it. */
+export { activationSource };
+
+/** The defines that select `activation` in shaders/lib/activation.wgsl. */
+export function activationDefines(activation: Activation): Defines {
+  return {
+    ERF: activation === 'gelu_erf' ? erfSource : '',
+    GELU_TANH: activation === 'gelu_tanh',
+    GELU_ERF: activation === 'gelu_erf',
+    SILU: activation === 'silu',
+    RELU: activation === 'relu',
+  };
+}
