@@ -3,6 +3,7 @@ import type { Gpu } from '../src/device/gpu.ts';
 import { compile } from '../src/graph/compile.ts';
 import { Graph } from '../src/graph/graph.ts';
 import { binaryOp } from '../src/ops/binary.ts';
+import { BucketedSession } from '../src/runtime/buckets.ts';
 import { Session } from '../src/runtime/session.ts';
 import { Rng } from './util/rng.ts';
 import { testDevice } from './util/gpu.ts';
@@ -93,5 +94,33 @@ describe('session', () => {
     await expect(session.run({ x: [1, 2] })).rejects.toThrow(/input 'x' wants 4 values/);
     await expect(session.run({ x: [1, 2, 3, 4], z: [1] })).rejects.toThrow(/no input named 'z'/);
     session.destroy();
+  });
+});
+
+describe('bucketed sessions', () => {
+  test('each length runs the smallest bucket that holds it', async () => {
+    const built: number[] = [];
+    const buckets = new BucketedSession(gpu, [8, 2, 4], (n) => {
+      built.push(n);
+      const g = new Graph(`double_${n}`);
+      const x = g.input('x', [n]);
+      g.output('y', g.apply(binaryOp, { a: x, b: x }, { op: 'add' }).out!);
+      return g;
+    });
+    expect(buckets.sizes).toEqual([2, 4, 8]);
+    expect(buckets.bucketFor(3)).toBe(4);
+    const run = async (values: number[]) => {
+      const n = buckets.bucketFor(values.length);
+      const padded = Float32Array.from({ length: n }, (_, i) => values[i] ?? 0);
+      const { y } = await (await buckets.session(values.length)).run({ x: padded });
+      return Array.from(y!.subarray(0, values.length));
+    };
+    expect(await run([1, 2, 3])).toEqual([2, 4, 6]);
+    expect(await run([5])).toEqual([10]);
+    expect(await run([1, 1, 1, 1, 1, 1, 1])).toEqual([2, 2, 2, 2, 2, 2, 2]);
+    expect(await run([7, 8, 9])).toEqual([14, 16, 18]);
+    expect(built).toEqual([4, 2, 8]); // compiled once each, on first use
+    expect(() => buckets.bucketFor(9)).toThrow(/length 9 exceeds the largest bucket, 8/);
+    await buckets.destroy();
   });
 });

@@ -84,3 +84,32 @@ describe('a Transformer built with the graph builder', () => {
     weights.forEach((t) => t.destroy());
   });
 });
+
+describe('fusion of a residual add into the norm that follows it', () => {
+  test('add → layerNorm becomes one layernorm that also writes the sum, with the same results', async () => {
+    const rng = new Rng(5);
+    const rows = 7, dim = 67;
+    const w = gpu.upload(rng.uniform(dim, 0.5, 1.5), [dim]), b = gpu.upload(rng.normal(dim, 0.1), [dim]);
+    const x = rng.normal(rows * dim), r = rng.normal(rows * dim);
+    const outputs: Record<string, Float32Array>[] = [];
+    for (const fuse of [false, true]) {
+      const g = new GraphBuilder('add_ln');
+      const xv = g.input('x', [rows, dim]), rv = g.input('r', [rows, dim]);
+      const sum = g.add(xv, rv, 'residual');
+      g.output('normed', g.layerNorm(sum, g.constant('w', w), g.constant('b', b), 1e-5, 'ln'));
+      g.output('stream', g.mul(sum, sum, 'square')); // the sum is still needed after the norm
+      const compiled = compile(g, { fuse });
+      expect(compiled.schedule.map((n) => n.op.name)).toEqual(fuse ? ['layernorm', 'binary'] : ['binary', 'layernorm', 'binary']);
+      const session = await Session.create(gpu, compiled);
+      outputs.push((await session.run({ x, r })) as Record<string, Float32Array>);
+      session.destroy();
+    }
+    for (const name of ['normed', 'stream']) {
+      const [a, c] = [outputs[0]![name]!, outputs[1]![name]!];
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - c[i]!)).toBeLessThan(1e-5);
+    }
+    for (let i = 0; i < rows * dim; i++) expect(outputs[1]!.stream![i]).toBeCloseTo((x[i]! + r[i]!) ** 2, 4);
+    w.destroy();
+    b.destroy();
+  });
+});
