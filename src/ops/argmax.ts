@@ -4,8 +4,12 @@ import type { Tensor } from '../device/tensor.ts';
 import source from '../../shaders/argmax.wgsl';
 import { expectDType, expectRank, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
+import { rowTiling, tilingDefines, tilingName } from './row-tiling.ts';
 
-const MAX_WORKGROUP = 256;
+/** Elements per lane up to which a subgroup takes a whole row (the row streams, so no register limit). */
+const MAX_PER_LANE = 128;
+/** Elements per lane aimed for when a row spreads over a whole workgroup. */
+const PER_LANE = 16;
 
 /** Index of the largest value in each row of x [rows, V] (the first on ties) → i32 [rows]. */
 export const argmaxOp: OpDef<Record<string, never>> = {
@@ -19,12 +23,12 @@ export const argmaxOp: OpDef<Record<string, never>> = {
   plan(gpu, inputs, outputs) {
     const x = inputs.x!;
     const [rows, v] = x.shape as [number, number];
-    const workgroup = Math.min(MAX_WORKGROUP, Math.max(32, 2 ** Math.ceil(Math.log2(v))));
-    const [gx, gy] = grid1d(rows, gpu.limits.maxComputeWorkgroupsPerDimension);
-    const kernel = `argmax_${workgroup}`;
+    const tiling = rowTiling(gpu, v, MAX_PER_LANE, PER_LANE);
+    const [gx, gy] = grid1d(Math.ceil(rows / tiling.rows), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const kernel = `argmax_${tilingName(tiling)}`;
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP: workgroup })),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, tilingDefines(tiling))),
       uniforms: new Uniforms().u32(rows).u32(v).u32(gx).finish(),
       bindings: [slice(x), slice(outputs.out!)],
       workgroups: [gx, gy],

@@ -6,14 +6,17 @@ import layerNormSource from '../../shaders/layernorm.wgsl';
 import rmsNormSource from '../../shaders/rmsnorm.wgsl';
 import { expectDType, expectShape, required, runOp, slice, type Named, type OpDef, type TensorSpec } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
+import { rowTiling, tilingDefines, tilingName } from './row-tiling.ts';
 
 export interface NormAttrs {
   eps: number;
 }
 
-const MAX_WORKGROUP = 256;
-/** Registers per thread that hold the row; caps D at 32·256 (scalar rows) or 4·32·256 (vec4 rows). */
-const MAX_PER_THREAD = 32;
+const MAX_LANES = 256;
+/** Registers per lane that hold the row; caps D at 32·256 (scalar rows) or 4·32·256 (vec4 rows). */
+const MAX_PER_LANE = 32;
+/** Registers per lane aimed for when a row spreads over a whole workgroup. */
+const PER_LANE = 8;
 
 /** Checks shared by both norms; returns the outputs (`sum` only when a residual is added). */
 function inferNorm(op: string, inputs: Named<TensorSpec>, withBias: boolean): Record<string, TensorSpec> {
@@ -35,26 +38,25 @@ function inferNorm(op: string, inputs: Named<TensorSpec>, withBias: boolean): Re
     expectShape(op, 'residual', residual, x.shape);
   }
   const vec4 = d % 4 === 0;
-  const limit = MAX_WORKGROUP * MAX_PER_THREAD * (vec4 ? 4 : 1);
+  const limit = MAX_LANES * MAX_PER_LANE * (vec4 ? 4 : 1);
   if (d > limit) throw new LimitError(`${op}: rows of ${d} elements exceed this kernel's limit of ${limit} elements per row`);
   const out = { shape: x.shape, dtype: 'f32' as const };
   return residual ? { out, sum: out } : { out };
 }
 
-/** One workgroup per row; the row lives in registers (see the shader headers). */
+/** A subgroup or a workgroup per row; the row lives in registers (see the shader headers). */
 function planNorm(gpu: Gpu, name: 'layernorm' | 'rmsnorm', source: string, inputs: Named<TensorRef>, outputs: Named<TensorRef>, eps: number): Dispatch[] {
   const x = inputs.x!, residual = inputs.residual;
   const d = x.shape[x.shape.length - 1]!;
   const rows = shapeSize(x.shape) / d;
   const vec4 = d % 4 === 0;
   const width = vec4 ? d / 4 : d;
-  // The smallest power of two ≥ width (at least 32), so short rows do not idle 256 threads.
-  const workgroup = Math.min(MAX_WORKGROUP, Math.max(32, 2 ** Math.ceil(Math.log2(width))));
-  const perThread = Math.ceil(width / workgroup);
-  const [gx, gy] = grid1d(rows, gpu.limits.maxComputeWorkgroupsPerDimension);
-  const kernel = `${name}_${vec4 ? 'vec4' : 'f32'}_${workgroup}x${perThread}${residual ? '_residual' : ''}`;
+  const tiling = rowTiling(gpu, width, MAX_PER_LANE, PER_LANE);
+  const perLane = Math.ceil(width / tiling.lanes);
+  const [gx, gy] = grid1d(Math.ceil(rows / tiling.rows), gpu.limits.maxComputeWorkgroupsPerDimension);
+  const kernel = `${name}_${vec4 ? 'vec4' : 'f32'}_${tilingName(tiling)}x${perLane}${residual ? '_residual' : ''}`;
   const code = specialize(kernel, source, {
-    V: vec4 ? 'vec4<f32>' : 'f32', VEC4: vec4, WORKGROUP: workgroup, PER_THREAD: perThread, RESIDUAL: !!residual,
+    V: vec4 ? 'vec4<f32>' : 'f32', VEC4: vec4, PER_LANE: perLane, RESIDUAL: !!residual, ...tilingDefines(tiling),
   });
   const params = name === 'layernorm' ? [inputs.weight!, inputs.bias!] : [inputs.weight!];
   const bindings = [x, ...params, outputs.out!, ...(residual ? [residual, outputs.sum!] : [])].map(slice);

@@ -5,8 +5,12 @@ import type { Tensor } from '../device/tensor.ts';
 import source from '../../shaders/softmax.wgsl';
 import { expectDType, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
+import { rowTiling, tilingDefines, tilingName } from './row-tiling.ts';
 
-const MAX_WORKGROUP = 256;
+/** Elements per lane up to which a subgroup takes a whole row (the row streams, so no register limit). */
+const MAX_PER_LANE = 128;
+/** Elements per lane aimed for when a row spreads over a whole workgroup. */
+const PER_LANE = 16;
 
 /** Numerically stable softmax over the last dimension of `x`. */
 export const softmaxOp: OpDef<Record<string, never>> = {
@@ -21,12 +25,12 @@ export const softmaxOp: OpDef<Record<string, never>> = {
     const x = inputs.x!;
     const d = x.shape[x.shape.length - 1]!;
     const rows = shapeSize(x.shape) / d;
-    const workgroup = Math.min(MAX_WORKGROUP, Math.max(32, 2 ** Math.ceil(Math.log2(d))));
-    const [gx, gy] = grid1d(rows, gpu.limits.maxComputeWorkgroupsPerDimension);
-    const kernel = `softmax_${workgroup}`;
+    const tiling = rowTiling(gpu, d, MAX_PER_LANE, PER_LANE);
+    const [gx, gy] = grid1d(Math.ceil(rows / tiling.rows), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const kernel = `softmax_${tilingName(tiling)}`;
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP: workgroup })),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, tilingDefines(tiling))),
       uniforms: new Uniforms().u32(rows).u32(d).u32(gx).finish(),
       bindings: [slice(x), slice(outputs.out!)],
       workgroups: [gx, gy],

@@ -5,12 +5,18 @@ import type { Tensor } from '../device/tensor.ts';
 import source from '../../shaders/topk.wgsl';
 import { expectDType, expectRank, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
+import { rowTiling, tilingDefines, tilingName } from './row-tiling.ts';
 
 export interface TopKAttrs {
   k: number;
 }
 
-const MAX_WORKGROUP = 128;
+/** Each lane keeps k values in registers, so a row spreads over at most this many lanes. */
+const MAX_LANES = 128;
+/** Elements per lane up to which a subgroup takes a whole row. */
+const MAX_PER_LANE = 128;
+/** Elements per lane aimed for when a row spreads over a whole workgroup. */
+const PER_LANE = 16;
 /** Each thread keeps k values in registers; beyond this a sort-based kernel would be the right tool. */
 const MAX_K = 128;
 
@@ -29,12 +35,12 @@ export const topKOp: OpDef<TopKAttrs> = {
   plan(gpu, inputs, outputs, { k }) {
     const x = inputs.x!;
     const [rows, v] = x.shape as [number, number];
-    const workgroup = Math.min(MAX_WORKGROUP, Math.max(32, 2 ** Math.ceil(Math.log2(v))));
-    const [gx, gy] = grid1d(rows, gpu.limits.maxComputeWorkgroupsPerDimension);
-    const kernel = `topk_${k}_${workgroup}`;
+    const tiling = rowTiling(gpu, v, MAX_PER_LANE, PER_LANE, MAX_LANES);
+    const [gx, gy] = grid1d(Math.ceil(rows / tiling.rows), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const kernel = `topk_${k}_${tilingName(tiling)}`;
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP: workgroup, K: k })),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { ...tilingDefines(tiling), K: k })),
       uniforms: new Uniforms().u32(rows).u32(v).u32(gx).finish(),
       bindings: [slice(x), slice(outputs.values!), slice(outputs.indices!)],
       workgroups: [gx, gy],

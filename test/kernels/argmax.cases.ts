@@ -20,7 +20,7 @@ function logits(rng: Rng, rows: number, v: number, quantised: boolean): Float32A
 
 const argmaxShapes: [number, number][] = [[1, 1], [3, 2], [5, 17], [4, 1000], [2, 50257], [70, 31]];
 const topKShapes: [number, number, number, boolean][] = [
-  [1, 1, 1, false], [3, 5, 5, false], [4, 17, 3, true], [2, 1000, 10, true], [2, 50257, 64, false], [3, 50257, 50, true], [5, 300, 128, true],
+  [1, 1, 1, false], [3, 5, 5, false], [4, 17, 3, true], [2, 1000, 10, true], [2, 50257, 64, false], [3, 50257, 50, true], [5, 300, 128, true], [37, 20, 4, true],
 ];
 
 export const cases: KernelCase[] = [
