@@ -34,6 +34,15 @@ interface PlannedNode {
   groups: GPUBindGroup[];
 }
 
+/** Record a node's dispatches with the bind groups made for them. */
+function encodeNode(pass: GPUComputePassEncoder, p: PlannedNode): void {
+  p.dispatches.forEach((d, i) => {
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, p.groups[i]!);
+    pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
+  });
+}
+
 /**
  * A compiled graph made ready to run: every buffer allocated, every pipeline compiled, every
  * bind group and uniform block written once. `run()` then only writes the inputs, encodes the
@@ -224,13 +233,7 @@ export class Session {
     if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`session '${this.graph.name}': repeat must be a positive integer, got ${repeat}`);
     const pass = encoder.beginComputePass();
     for (let r = 0; r < repeat; r++) {
-      for (const p of this.planned) {
-        p.dispatches.forEach((d, i) => {
-          pass.setPipeline(d.pipeline);
-          pass.setBindGroup(0, p.groups[i]!);
-          pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
-        });
-      }
+      for (const p of this.planned) encodeNode(pass, p);
     }
     pass.end();
     device.queue.submit([encoder.finish()]);
@@ -283,11 +286,7 @@ export class Session {
         const encoder = device.createCommandEncoder();
         this.planned.forEach((p, n) => {
           const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * n, endOfPassWriteIndex: 2 * n + 1 } });
-          p.dispatches.forEach((d, i) => {
-            pass.setPipeline(d.pipeline);
-            pass.setBindGroup(0, p.groups[i]!);
-            pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
-          });
+          encodeNode(pass, p);
           pass.end();
         });
         encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
@@ -308,11 +307,7 @@ export class Session {
         const start = performance.now();
         const encoder = device.createCommandEncoder();
         const pass = encoder.beginComputePass();
-        p.dispatches.forEach((d, i) => {
-          pass.setPipeline(d.pipeline);
-          pass.setBindGroup(0, p.groups[i]!);
-          pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
-        });
+        encodeNode(pass, p);
         pass.end();
         device.queue.submit([encoder.finish()]);
         await device.queue.onSubmittedWorkDone();
