@@ -6,7 +6,8 @@
  * At load time q|k|v and gate|up are stacked into one weight each, so a block runs two fewer
  * matmuls, and the qkvSplit (or decodeAttention) and swiglu kernels take the fused results apart;
  * decoding a small model also folds the RMSNorms and the gate into the projections
- * (fusedMatvecOp), which leaves five dispatches per block. Hugging Face stores
+ * (fusedMatvecOp) and the output projection into attention (decodeAttentionProjectOp), which
+ * leaves four dispatches per block. Hugging Face stores
  * q_proj and k_proj rows permuted for its rotate-half RoPE; Tessera rotates adjacent pairs (as
  * Meta and llama2.c do), so those rows are permuted back here.
  */
@@ -16,6 +17,7 @@ import type { ExpectedTensor, HostTensor } from './checkpoint.ts';
 import type { Llama2cConfig } from './llama2c.ts';
 import { swigluOp } from '../ops/swiglu.ts';
 import { fusedMatvecOp } from '../ops/fused-matvec.ts';
+import { decodeAttentionProjectOp } from '../ops/decode-attention-project.ts';
 import { cachedAttention, stackRows, type LmConfig, type ModelFamily } from './decoder.ts';
 
 type Json = Record<string, unknown>;
@@ -160,24 +162,24 @@ export const llama: ModelFamily = {
   },
 
   build(g, c, w, ids, cache, head) {
-    // One token through a small model: fold the norms and the SwiGLU gate into the projections
-    // (three dispatches fewer per block, one fewer at the head): there, dispatches cost more than
-    // the arithmetic. Larger layers keep the bandwidth-tuned matvec kernels.
+    // One token through a small model: fold the norms and the SwiGLU gate into the projections,
+    // and the output projection into attention (four dispatches fewer per block, one fewer at the
+    // head): there, dispatches cost more than the arithmetic. Larger layers keep the
+    // bandwidth-tuned matvec kernels.
     const fused = ids.size === 1 && c.dim <= FUSED_MAX_K && c.hiddenDim <= FUSED_MAX_K;
     let x = g.embedding(ids, w('embed'), { name: 'embed' });
     for (let i = 0; i < c.numLayers; i++) {
       x = g.scope(`layers.${i}`, () => {
-        const qkv = fused
-          ? g.apply(fusedMatvecOp, { a: x, b: w(`${i}.qkv`), gain: w(`${i}.attn_norm`) }, { prologue: 'rmsnorm', eps: c.eps }, 'norm_qkv').out!
-          : g.matmul(g.rmsNorm(x, w(`${i}.attn_norm`), c.eps, 'attn_norm'), w(`${i}.qkv`), { transposeB: true, name: 'qkv' });
-        const attn = cachedAttention(g, c, qkv, cache, i, c.ropeTheta);
-        const r = fused
-          ? g.apply(fusedMatvecOp, { a: attn, b: w(`${i}.o`), residual: x }, { prologue: 'none' }, 'o').out!
-          : g.matmul(attn, w(`${i}.o`), { transposeB: true, residual: x, name: 'o' });
         if (fused) {
+          const qkv = g.apply(fusedMatvecOp, { a: x, b: w(`${i}.qkv`), gain: w(`${i}.attn_norm`) }, { prologue: 'rmsnorm', eps: c.eps }, 'norm_qkv').out!;
+          const heads = { numHeads: c.numHeads, numKVHeads: c.numKVHeads, headDim: c.headDim, theta: c.ropeTheta };
+          const attentionInputs = { qkv, position: cache.position, kCache: cache.k[i], vCache: cache.v[i], o: w(`${i}.o`), residual: x };
+          const r = g.apply(decodeAttentionProjectOp, attentionInputs, heads, 'attention_o').out!;
           const gateUp = g.apply(fusedMatvecOp, { a: r, b: w(`${i}.gate_up`), gain: w(`${i}.mlp_norm`) }, { prologue: 'rmsnorm', eps: c.eps }, 'norm_gate_up').out!;
           return g.apply(fusedMatvecOp, { a: gateUp, b: w(`${i}.down`), residual: r }, { prologue: 'swiglu' }, 'swiglu_down').out!;
         }
+        const qkv = g.matmul(g.rmsNorm(x, w(`${i}.attn_norm`), c.eps, 'attn_norm'), w(`${i}.qkv`), { transposeB: true, name: 'qkv' });
+        const r = g.matmul(cachedAttention(g, c, qkv, cache, i, c.ropeTheta), w(`${i}.o`), { transposeB: true, residual: x, name: 'o' });
         const gateUp = g.matmul(g.rmsNorm(r, w(`${i}.mlp_norm`), c.eps, 'mlp_norm'), w(`${i}.gate_up`), { transposeB: true, name: 'gate_up' });
         const gated = g.apply(swigluOp, { x: gateUp }, {}, 'swiglu').out!;
         return g.matmul(gated, w(`${i}.down`), { transposeB: true, residual: r, name: 'down' });

@@ -16,3 +16,4 @@ export { swiglu, swigluOp } from './swiglu.ts';
 export { advance, advanceOp } from './advance.ts';
 export { fusedMatvec, fusedMatvecOp, type FusedMatvecAttrs } from './fused-matvec.ts';
 export { decodeAttention, decodeAttentionOp, type DecodeAttentionAttrs } from './decode-attention.ts';
+export { decodeAttentionProject, decodeAttentionProjectOp } from './decode-attention-project.ts';

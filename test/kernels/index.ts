@@ -15,5 +15,6 @@ import { cases as patchEmbed } from './patch-embed.cases.ts';
 import { cases as argmax } from './argmax.cases.ts';
 import { cases as torchFixtures } from './torch-fixtures.cases.ts';
 import { cases as lmGlue } from './lm-glue.cases.ts';
+import { cases as decodeAttentionProject } from './decode-attention-project.cases.ts';
 
-export const allCases: KernelCase[] = [...attention, ...attentionTorch, ...binary, ...matmul, ...cacheWrite, ...unary, ...layernorm, ...softmax, ...embedding, ...rope, ...sincos, ...patchEmbed, ...argmax, ...torchFixtures, ...lmGlue];
+export const allCases: KernelCase[] = [...attention, ...attentionTorch, ...binary, ...matmul, ...cacheWrite, ...unary, ...layernorm, ...softmax, ...embedding, ...rope, ...sincos, ...patchEmbed, ...argmax, ...torchFixtures, ...lmGlue, ...decodeAttentionProject];
