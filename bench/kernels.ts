@@ -29,7 +29,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { Bench } from 'tinybench';
-import { create, globals } from 'webgpu';
+import { tf } from './tfjs.ts';
 import type { Tensor as TfTensor } from '@tensorflow/tfjs-core';
 import { createDevice, type Dispatch, type Gpu } from '../src/device/gpu.ts';
 import type { Tensor } from '../src/device/tensor.ts';
@@ -38,13 +38,6 @@ import { attentionOp } from '../src/ops/attention.ts';
 import { layerNormOp } from '../src/ops/layernorm.ts';
 import type { OpDef } from '../src/ops/op.ts';
 
-// One Dawn instance for both engines. It must stay referenced while devices live, or Dawn crashes.
-Object.assign(globalThis, globals);
-const gpuApi = create([]);
-(globalThis as { navigator?: object }).navigator = { gpu: gpuApi };
-// Imported only now: the WebGPU backend registers itself only if it finds navigator.gpu.
-const tf = await import('@tensorflow/tfjs-core');
-await import('@tensorflow/tfjs-backend-webgpu');
 
 const filter = new RegExp(process.env.BENCH_FILTER ?? '.');
 
@@ -247,9 +240,6 @@ function markdown(rows: Row[]): string {
 }
 
 async function main(): Promise<void> {
-  tf.env().set('WEBGPU_CPU_FORWARD', false); // keep every tfjs matmul on the GPU
-  await tf.setBackend('webgpu');
-  await tf.ready();
   const gpu = await createDevice();
   const started = performance.now();
   const load = loadavg()[0]!;

@@ -18,20 +18,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { create, globals } from 'webgpu';
+import { tf } from './tfjs.ts';
 import { createDevice, type Gpu } from '../src/device/gpu.ts';
 import { LanguageModel } from '../src/models/lm.ts';
 import { loadSafetensors, writeSafetensors, type SafetensorsTensor } from '../src/models/safetensors.ts';
 import { dataPath } from '../test/util/data.ts';
 import { TfjsGpt2, type Gpt2Shape, type HostWeights } from './tfjs-gpt2.ts';
 
-// One Dawn instance for both engines. It must stay referenced while devices live, or Dawn crashes.
-Object.assign(globalThis, globals);
-const gpuApi = create([]);
-(globalThis as { navigator?: object }).navigator = { gpu: gpuApi };
-// Imported only now: the WebGPU backend registers itself only if it finds navigator.gpu.
-const tf = await import('@tensorflow/tfjs-core');
-await import('@tensorflow/tfjs-backend-webgpu');
 
 const GPT2_SMALL: Gpt2Shape = { vocab: 50257, context: 1024, dim: 768, layers: 12, heads: 12 };
 const PREFILL_T = 128;
@@ -277,9 +270,6 @@ function markdown(rows: Row[]): string {
 }
 
 async function main(): Promise<void> {
-  tf.env().set('WEBGPU_CPU_FORWARD', false); // keep every tfjs op on the GPU
-  await tf.setBackend('webgpu');
-  await tf.ready();
   const gpu = await createDevice();
   const started = performance.now();
   const load = loadavg()[0]!;
