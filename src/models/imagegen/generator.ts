@@ -1,0 +1,244 @@
+/**
+ * Text → image tokens → pixels: a decoder-only language model writes H×W image tokens after a
+ * prompt, and two kernels turn the grid into an RGBA image.
+ *
+ *  1. generate: the prompt ([BOS] text [IMAGE_START]) is prefilled, then H·W tokens are decoded in
+ *     raster order with every logit outside the image-token range masked away on the GPU (greedy,
+ *     or sampled with temperature / top-k / top-p and a seed); `onToken` sees each one arrive;
+ *  2. detokenize: each token becomes its codebook patch (p×p RGB; a palette when p = 1);
+ *  3. upsample: the picture is enlarged ×s, nearest or bilinear (PyTorch's align_corners=False).
+ *
+ * Checkpoint folder (see the README): config.json (Hugging Face gpt2 / llama config plus an
+ * `imagegen` block), model.safetensors (the Transformer plus `codebook` U8 [K, p, p, 3]) and an
+ * optional text tokenizer (vocab.json + merges.txt or tokenizer.json, GPT-2 byte-level BPE; with no
+ * merges it is a byte-level character tokenizer).
+ */
+
+import type { Gpu } from '../../device/gpu.ts';
+import { LimitError, ShapeError } from '../../device/errors.ts';
+import type { Tensor } from '../../device/tensor.ts';
+import { detokenize } from '../../ops/detokenize.ts';
+import { upsample, type UpsampleMode } from '../../ops/upsample.ts';
+import { CheckpointError } from '../errors.ts';
+import { gpt2Config } from '../gpt2.ts';
+import { listDirectory, readFileBytes, readFileText } from '../io.ts';
+import { llamaConfig } from '../llama.ts';
+import { LanguageModel, type LoadOptions, type TokenRange } from '../lm.ts';
+import { parseSafetensors } from '../safetensors.ts';
+import { loadGpt2Tokenizer } from '../tokenizers/gpt2.ts';
+import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { imageGenConfig, type ImageGenConfig } from './config.ts';
+
+/** The checkpoint tensor that holds the patches. */
+export const CODEBOOK_TENSOR = 'codebook';
+
+export interface ImageGenBuffers {
+  /** config.json, parsed. */
+  config: Record<string, unknown>;
+  /** model.safetensors bytes. */
+  weights: ArrayBuffer | ArrayBufferView;
+  /** Needed for text prompts; without one, prompts are token ids. */
+  tokenizer?: Tokenizer;
+  /** Named in error messages. */
+  source?: string;
+}
+
+export interface ImageTokenOptions {
+  /** 0 (the default) is greedy decoding; above 0 samples softmax(logits / temperature) over the image tokens. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  /** The same seed, prompt and options give the same image. */
+  seed?: number;
+  /** Called as each token arrives: its raster index, its cell, and its vocabulary id. */
+  onToken?: (index: number, row: number, col: number, tokenId: number) => void;
+}
+
+export interface RenderOptions {
+  /** Integer enlargement factor (default 1). */
+  scale?: number;
+  /** 'nearest' (default) or 'bilinear'. */
+  upsample?: UpsampleMode;
+}
+
+/** An RGBA8 picture, laid out as the browser's ImageData. */
+export interface RenderedImage {
+  width: number;
+  height: number;
+  /** width·height·4 bytes, row-major, R G B A. */
+  data: Uint8ClampedArray;
+}
+
+export class ImageGenerator {
+  /** Codebook patches as packed RGBA8 (alpha 255), u32 [K, p, p]. */
+  private readonly codebook: Tensor;
+  private destroyed = false;
+
+  private constructor(readonly lm: LanguageModel, readonly config: ImageGenConfig, codebookRgb: Uint8Array) {
+    const { imageTokenCount: k, patchSize: p } = config;
+    const packed = new Uint32Array(k * p * p);
+    for (let i = 0; i < packed.length; i++) {
+      packed[i] = (codebookRgb[3 * i]! | (codebookRgb[3 * i + 1]! << 8) | (codebookRgb[3 * i + 2]! << 16) | (255 << 24)) >>> 0;
+    }
+    this.codebook = lm.gpu.upload(packed, [k, p, p], 'u32');
+  }
+
+  /** Node: load a checkpoint folder (config.json, model.safetensors, optional tokenizer files). */
+  static async load(gpu: Gpu, folder: string, options: LoadOptions = {}): Promise<ImageGenerator> {
+    const dir = folder.replace(/[\\/]+$/, '');
+    const entries = await listDirectory(dir);
+    if (entries === null) throw new CheckpointError(`'${folder}' is not a folder (an image generator is a folder with config.json and model.safetensors)`);
+    for (const name of ['config.json', 'model.safetensors']) {
+      if (!entries.includes(name)) throw new CheckpointError(`'${dir}' has no ${name}`);
+    }
+    let config: Record<string, unknown>;
+    try {
+      config = JSON.parse(await readFileText(`${dir}/config.json`)) as Record<string, unknown>;
+    } catch (err) {
+      throw new CheckpointError(`${dir}/config.json: not valid JSON (${(err as Error).message})`);
+    }
+    const weights = await readFileBytes(`${dir}/model.safetensors`);
+    const hasTokenizer = entries.includes('tokenizer.json') || (entries.includes('vocab.json') && entries.includes('merges.txt'));
+    const tokenizer = hasTokenizer ? await loadGpt2Tokenizer(dir) : undefined;
+    return ImageGenerator.fromBuffers(gpu, { config, weights, tokenizer, source: `${dir}/model.safetensors` }, options);
+  }
+
+  /** Browser or Node: a generator from bytes already in memory. */
+  static async fromBuffers(gpu: Gpu, buffers: ImageGenBuffers, options: LoadOptions = {}): Promise<ImageGenerator> {
+    const source = buffers.source ?? 'model.safetensors';
+    // Everything is checked before the weights go to the GPU.
+    const type = buffers.config.model_type;
+    if (type !== 'gpt2' && type !== 'llama') throw new CheckpointError(`config.json: model_type ${JSON.stringify(type)} is not supported by the image generator (gpt2, llama)`);
+    const lmConfig = type === 'gpt2' ? gpt2Config(buffers.config) : llamaConfig(buffers.config);
+    const config = imageGenConfig(buffers.config, lmConfig);
+    const { imageTokenCount: k, patchSize: p } = config;
+    const file = parseSafetensors(buffers.weights, source);
+    if (!file.has(CODEBOOK_TENSOR)) throw new CheckpointError(`${source}: no tensor '${CODEBOOK_TENSOR}' (U8 [${k}, ${p}, ${p}, 3]: the RGB patch of each image token)`);
+    const entry = file.entry(CODEBOOK_TENSOR);
+    const shape = entry.shape;
+    if (shape.length !== 4 || shape[0] !== k || shape[1] !== p || shape[2] !== p || shape[3] !== 3) {
+      throw new CheckpointError(`${source}: tensor '${CODEBOOK_TENSOR}' has shape [${shape.join(', ')}], expected [${k}, ${p}, ${p}, 3] (image_token_count, patch_size, patch_size, RGB)`);
+    }
+    if (entry.dtype !== 'U8') throw new CheckpointError(`${source}: tensor '${CODEBOOK_TENSOR}' is ${entry.dtype}, expected U8 (RGB bytes 0..255)`);
+    const tokenizer = buffers.tokenizer;
+    if (tokenizer && tokenizer.vocabSize > lmConfig.vocabSize) {
+      throw new CheckpointError(`the tokenizer has ${tokenizer.vocabSize} tokens, more than the model's vocabulary of ${lmConfig.vocabSize}`);
+    }
+    const lm = await LanguageModel.fromBuffers(gpu, { ...buffers, source }, { ...options, ignoreTensors: [...(options.ignoreTensors ?? []), CODEBOOK_TENSOR] });
+    try {
+      return new ImageGenerator(lm, config, file.raw(CODEBOOK_TENSOR));
+    } catch (err) {
+      lm.destroy();
+      throw err;
+    }
+  }
+
+  /** The image's size in pixels before up-sampling. */
+  get width(): number {
+    return this.config.gridWidth * this.config.patchSize;
+  }
+
+  get height(): number {
+    return this.config.gridHeight * this.config.patchSize;
+  }
+
+  /** The image tokens' vocabulary ids, start ≤ id < end. */
+  get imageTokens(): TokenRange {
+    return { start: this.config.imageTokenStart, end: this.config.imageTokenStart + this.config.imageTokenCount };
+  }
+
+  /** The ids the image is generated after: [BOS] text [IMAGE_START]. Text is encoded; ids are taken as they are. */
+  promptIds(prompt: string | readonly number[]): number[] {
+    let text: number[];
+    if (typeof prompt === 'string') {
+      if (!this.lm.tokenizer) throw new Error('ImageGenerator: this checkpoint has no tokenizer (vocab.json + merges.txt or tokenizer.json); give the prompt as token ids');
+      text = this.lm.tokenizer.encode(prompt);
+    } else {
+      text = [...prompt];
+    }
+    const { start, end } = this.imageTokens;
+    text.forEach((id, i) => {
+      if (!Number.isInteger(id) || id < 0 || id >= this.lm.config.vocabSize) throw new ShapeError(`prompt token ${i} (${id}) is not in the vocabulary [0, ${this.lm.config.vocabSize})`);
+      if (id >= start && id < end) throw new ShapeError(`prompt token ${i} (${id}) is an image token (${start} .. ${end - 1}); a prompt is text`);
+    });
+    const { bosTokenId, imageStartTokenId } = this.config;
+    const ids = [...(bosTokenId === undefined ? [] : [bosTokenId]), ...text, imageStartTokenId];
+    const total = ids.length + this.config.gridHeight * this.config.gridWidth;
+    if (total > this.lm.maxContext) {
+      throw new LimitError(`ImageGenerator: the prompt (${ids.length} tokens with BOS and image start) and the ${this.config.gridHeight}×${this.config.gridWidth} grid need ${total} tokens, more than the context of ${this.lm.maxContext}`);
+    }
+    return ids;
+  }
+
+  /** Generate the grid: H·W image-token ids in raster order (row 0 first). */
+  async generateTokens(prompt: string | readonly number[], options: ImageTokenOptions = {}): Promise<Int32Array> {
+    this.checkAlive();
+    const ids = this.promptIds(prompt);
+    const { gridHeight: h, gridWidth: w } = this.config;
+    const tokens = new Int32Array(h * w);
+    let index = 0;
+    const stream = this.lm.generate(ids, {
+      maxNewTokens: h * w,
+      temperature: options.temperature ?? 0,
+      topK: options.topK,
+      topP: options.topP,
+      seed: options.seed,
+      allowedTokens: this.imageTokens,
+    });
+    for await (const { id } of stream) {
+      tokens[index] = id;
+      options.onToken?.(index, Math.floor(index / w), index % w, id);
+      index++;
+    }
+    if (index !== h * w) throw new Error(`ImageGenerator: generation stopped after ${index} of ${h * w} image tokens`);
+    return tokens;
+  }
+
+  /**
+   * The picture of a token grid (H·W vocabulary ids, raster order) on the GPU: codebook patches,
+   * then up-sampled. Ids that are not image tokens (−1 for cells not generated yet) are transparent.
+   */
+  async render(tokens: ArrayLike<number>, options: RenderOptions = {}): Promise<RenderedImage> {
+    this.checkAlive();
+    const { gridHeight: h, gridWidth: w } = this.config;
+    const scale = options.scale ?? 1;
+    if (tokens.length !== h * w) throw new ShapeError(`ImageGenerator.render: got ${tokens.length} tokens, expected ${h}×${w} = ${h * w}`);
+    if (!Number.isInteger(scale) || scale < 1) throw new RangeError(`ImageGenerator.render: scale must be a positive integer, got ${scale}`);
+    const mode = options.upsample ?? 'nearest';
+    if (mode !== 'nearest' && mode !== 'bilinear') throw new RangeError(`ImageGenerator.render: upsample must be 'nearest' or 'bilinear', got ${JSON.stringify(mode)}`);
+    const gpu = this.lm.gpu;
+    const owned: Tensor[] = [];
+    try {
+      const grid = gpu.upload(Int32Array.from(tokens), [h, w], 'i32');
+      owned.push(grid);
+      let image = detokenize(gpu, grid, this.codebook, this.config.imageTokenStart);
+      owned.push(image);
+      if (scale > 1) {
+        image = upsample(gpu, image, scale, mode);
+        owned.push(image);
+      }
+      const pixels = (await image.download()) as Uint32Array;
+      return { width: this.width * scale, height: this.height * scale, data: new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.byteLength) };
+    } finally {
+      for (const t of owned) t.destroy();
+    }
+  }
+
+  /** Prompt → tokens → picture. */
+  async imagine(prompt: string | readonly number[], options: ImageTokenOptions & RenderOptions = {}): Promise<{ tokens: Int32Array; image: RenderedImage }> {
+    const tokens = await this.generateTokens(prompt, options);
+    return { tokens, image: await this.render(tokens, options) };
+  }
+
+  private checkAlive(): void {
+    if (this.destroyed) throw new Error('ImageGenerator: used after destroy()');
+  }
+
+  /** Free the model, its graphs and the codebook. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.codebook.destroy();
+    this.lm.destroy();
+  }
+}
