@@ -7,7 +7,9 @@
  * matmuls, and the qkvSplit (or decodeAttention) and swiglu kernels take the fused results apart;
  * decoding a small model also folds the RMSNorms and the gate into the projections
  * (fusedMatvecOp) and the output projection into attention (decodeAttentionProjectOp), which
- * leaves four dispatches per block. Hugging Face stores
+ * leaves four dispatches per block. (The smallest models decode with no graph at all:
+ * LanguageModel runs their whole step as one kernel, llamaDecodeStepOp, from these same
+ * prepared weights; this graph is their fallback, `fusedDecode: false`.) Hugging Face stores
  * q_proj and k_proj rows permuted for its rotate-half RoPE; Tessera rotates adjacent pairs (as
  * Meta and llama2.c do), so those rows are permuted back here.
  */

@@ -15,11 +15,12 @@
 
 import type { Gpu } from '../device/gpu.ts';
 import { LimitError, ShapeError } from '../device/errors.ts';
-import type { Tensor } from '../device/tensor.ts';
+import { Tensor } from '../device/tensor.ts';
 import { GraphBuilder } from '../graph/builder.ts';
 import { compile } from '../graph/compile.ts';
 import type { Value } from '../graph/graph.ts';
 import { advanceOp } from '../ops/advance.ts';
+import { llamaDecodeStepOp, llamaDecodeStepUnfit, packLlamaDecodeStepWeights, type LlamaStepShape } from '../ops/llama-decode-step.ts';
 import { Session } from '../runtime/session.ts';
 import { loadExpectedTensors, type HostTensor } from './checkpoint.ts';
 import type { KVCache, LmConfig, ModelFamily } from './decoder.ts';
@@ -38,6 +39,13 @@ export interface LoadOptions {
   maxContext?: number;
   /** Profile the first prefill chunk and the first decode step of each call, for `profileTable()`. */
   profile?: boolean;
+  /** Names of stored tensors that are not the Transformer's (e.g. an image generator's `codebook`): not loaded, not an error. */
+  ignoreTensors?: readonly string[];
+  /**
+   * Decode a small Llama model with one kernel per token (llamaDecodeStep), when it fits that
+   * kernel's limits (default true); false keeps the per-layer decode graph.
+   */
+  fusedDecode?: boolean;
 }
 
 export interface ModelBuffers {
@@ -65,7 +73,21 @@ export interface GenerateOptions {
    * id is not yielded; the token that completes a stop string is, and then generation ends.
    */
   stop?: string | number | readonly (string | number)[];
+  /**
+   * Choose only among the ids start ≤ id < end (e.g. an image generator's image tokens): every
+   * other logit is pushed to −1e30 on the GPU before greedy argmax, top-k or sampling.
+   */
+  allowedTokens?: TokenRange;
 }
+
+/** Token ids start ≤ id < end. */
+export interface TokenRange {
+  start: number;
+  end: number;
+}
+
+/** What a masked-out logit becomes: far below any real logit, and still finite for every kernel. */
+const MASKED_LOGIT = -1e30;
 
 export interface GeneratedToken {
   id: number;
@@ -103,10 +125,18 @@ export class LanguageModel {
   private readonly kvLength: Tensor;
   /** i32 [maxContext + 1]: history[p] is the id greedy decoding chose for position p. */
   private readonly history: Tensor;
+  /** Every layer's keys and values, [layers, rows, numKVHeads·headDim] (rows ≥ maxContext, padded so each layer starts at an aligned offset). */
+  private readonly kCacheAll: Tensor;
+  private readonly vCacheAll: Tensor;
+  /** Per layer, views [1, maxContext, numKVHeads·headDim] of the above. */
   private readonly kCache: Tensor[] = [];
   private readonly vCache: Tensor[] = [];
+  /** The packed weights of the one-kernel decode step, when this model uses it. */
+  private readonly step: { weights: Tensor; shape: LlamaStepShape } | null = null;
   private readonly sessions = new Map<string, Session>();
   private readonly profiles = new Map<string, string>();
+  /** f32 [V] per allowed token range: 0 inside, MASKED_LOGIT outside, added to the decode logits. */
+  private readonly logitMasks = new Map<string, Tensor>();
   private busy = false;
   private destroyed = false;
 
@@ -124,22 +154,42 @@ export class LanguageModel {
     }
     this.maxContext = max;
     const uploaded = new Map<HostTensor, Tensor>(); // tied weights are one HostTensor: upload it once
+    const owned: Tensor[] = [];
     try {
       for (const [name, host] of weights) {
         let tensor = uploaded.get(host);
         if (!tensor) {
           tensor = gpu.upload(host.data, host.shape, 'f32');
           uploaded.set(host, tensor);
+          owned.push(tensor);
         }
         this.weights.set(name, tensor);
       }
+      // One buffer for all layers' keys (and one for values), which the one-kernel decode step
+      // binds whole; the graphs bind one layer's rows, so each layer starts at an aligned offset.
       const kvWidth = config.numKVHeads * config.headDim;
+      const align = gpu.limits.minStorageBufferOffsetAlignment / 4;
+      const rowStep = align / gcd(kvWidth, align);
+      const rows = Math.ceil(max / rowStep) * rowStep;
+      owned.push((this.kCacheAll = gpu.empty([config.numLayers, rows, kvWidth])));
+      owned.push((this.vCacheAll = gpu.empty([config.numLayers, rows, kvWidth])));
       for (let i = 0; i < config.numLayers; i++) {
-        this.kCache.push(gpu.empty([1, max, kvWidth]));
-        this.vCache.push(gpu.empty([1, max, kvWidth]));
+        for (const [all, views] of [[this.kCacheAll, this.kCache], [this.vCacheAll, this.vCache]] as const) {
+          views.push(new Tensor(gpu, all.buffer, [1, max, kvWidth], 'f32', all.offset + 4 * i * rows * kvWidth, all));
+        }
+      }
+      if (config.family === 'llama' && options.fusedDecode !== false && llamaDecodeStepUnfit(gpu, config) === null) {
+        const w = (name: string) => weights.get(name)!.data;
+        const layers = Array.from({ length: config.numLayers }, (_, i) => ({
+          attnNorm: w(`${i}.attn_norm`), qkv: w(`${i}.qkv`), o: w(`${i}.o`), mlpNorm: w(`${i}.mlp_norm`), gateUp: w(`${i}.gate_up`), down: w(`${i}.down`),
+        }));
+        const packed = packLlamaDecodeStepWeights(config, { embed: w('embed'), layers, norm: w('norm'), classifier: w('lm_head') });
+        const tensor = gpu.upload(packed, [packed.length], 'f32');
+        owned.push(tensor);
+        this.step = { weights: tensor, shape: config };
       }
     } catch (err) {
-      for (const t of new Set([...uploaded.values(), ...this.kCache, ...this.vCache])) t.destroy();
+      for (const t of owned) t.destroy();
       throw err;
     }
     this.ids = gpu.upload(new Int32Array(1), [1, 1], 'i32');
@@ -203,7 +253,8 @@ export class LanguageModel {
       else if (type === 'llama') [config, family] = [llamaConfig(buffers.config), llama];
       else throw new CheckpointError(`config.json: model_type ${JSON.stringify(type)} is not supported (gpt2, llama)`);
       const file = parseSafetensors(buffers.weights, buffers.source ?? 'model.safetensors');
-      tensors = loadExpectedTensors(file, family.expected(config), family.matchOptions);
+      const ignore = [...(family.matchOptions.ignore ?? []), ...(options.ignoreTensors ?? [])];
+      tensors = loadExpectedTensors(file, family.expected(config), { ...family.matchOptions, ignore });
     } else {
       const checkpoint = parseLlama2c(buffers.weights, buffers.source ?? 'model.bin');
       [config, family] = [llama2cLmConfig(checkpoint.config), llama];
@@ -257,12 +308,19 @@ export class LanguageModel {
   }
 
   /** One token against the cache: 'greedy' chooses and advances on the GPU; else returns logits or the top k. */
-  private decodeSession(mode: 'greedy' | 'logits' | { topK: number }): Promise<Session> {
-    const key = typeof mode === 'string' ? mode : `top${mode.topK}`;
+  private decodeSession(mode: 'greedy' | 'logits' | { topK: number }, allowed?: TokenRange): Promise<Session> {
+    const key = (typeof mode === 'string' ? mode : `top${mode.topK}`) + (allowed ? `_allow${allowed.start}-${allowed.end}` : '');
     return this.session(`decode_${key}`, () => {
       const { g, weight, cache } = this.builder(`${this.config.family}_decode_${key}`);
       const ids = g.constant('ids', this.ids);
-      const logits = g.reshape(this.family.build(g, this.config, weight, ids, cache, true), [1, this.config.vocabSize], 'logits');
+      // A small Llama model runs the whole step as one kernel; otherwise the model's decode graph.
+      let logits = this.step
+        ? g.apply(llamaDecodeStepOp, {
+          weights: g.constant('step_weights', this.step.weights), kCache: g.constant('k_cache', this.kCacheAll),
+          vCache: g.constant('v_cache', this.vCacheAll), ids, position: cache.position,
+        }, { shape: this.step.shape }, 'decode_step').logits!
+        : g.reshape(this.family.build(g, this.config, weight, ids, cache, true), [1, this.config.vocabSize], 'logits');
+      if (allowed) logits = g.add(logits, g.constant('logit_mask', this.logitMask(allowed)), 'masked_logits');
       if (mode === 'greedy') {
         const history = g.constant('history', this.history);
         // A small vocabulary is scanned by the advance kernel itself: one dispatch fewer.
@@ -278,6 +336,18 @@ export class LanguageModel {
       }
       return g;
     });
+  }
+
+  private logitMask({ start, end }: TokenRange): Tensor {
+    const key = `${start}-${end}`;
+    let mask = this.logitMasks.get(key);
+    if (!mask) {
+      const values = new Float32Array(this.config.vocabSize).fill(MASKED_LOGIT);
+      values.fill(0, start, end);
+      mask = this.gpu.upload(values, [this.config.vocabSize]);
+      this.logitMasks.set(key, mask);
+    }
+    return mask;
   }
 
   // ---- running --------------------------------------------------------------------------------
@@ -379,6 +449,49 @@ export class LanguageModel {
     });
   }
 
+  /**
+   * What each attention head looks at, for a token sequence: maps[layer] is [numHeads, T, T]
+   * (row-major), row i holding the weights query i puts on keys 0..i (zero above the diagonal).
+   * The probabilities come from the attention kernel itself (its opt-in probability output), in
+   * one prefill graph whose outputs are every layer's probabilities; the sequence must fit one
+   * prefill chunk. The KV cache is overwritten, like any `logits()` call.
+   */
+  attentionMaps(ids: readonly number[]): Promise<Float32Array[]> {
+    return this.exclusive(async () => {
+      const n = ids.length;
+      if (n === 0) throw new ShapeError('attentionMaps: the sequence is empty');
+      this.checkLength(n, 'attentionMaps: the sequence');
+      if (n > MAX_PREFILL_CHUNK) throw new LimitError(`attentionMaps: the sequence of ${n} tokens is longer than one prefill chunk (${MAX_PREFILL_CHUNK} tokens)`);
+      this.checkIds(ids);
+      // A padded power-of-two chunk (at least 2: one token would take the fused decode path,
+      // which has no probability output), or the whole cache where the padding would not fit.
+      const T = Math.min(Math.max(2, pow2Ceil(n)), this.maxContext);
+      if (T < 2) throw new LimitError('attentionMaps: needs a KV cache of at least 2 tokens (maxContext)');
+      const session = await this.session(`attention_maps_${T}`, () => {
+        const { g, weight, cache } = this.builder(`${this.config.family}_attention_maps_${T}`);
+        const probs: Value[] = [];
+        this.family.build(g, this.config, weight, g.input('ids', [1, T], 'i32'), { ...cache, probs }, false);
+        probs.forEach((p, layer) => g.output(`probs.${layer}`, p));
+        return g;
+      });
+      const padded = new Int32Array(T);
+      padded.set(ids);
+      this.setPosition(0, T);
+      const names = Array.from({ length: this.config.numLayers }, (_, layer) => `probs.${layer}`);
+      const result = await this.run(session, `attention maps (${T} tokens)`, { ids: padded }, names);
+      // Each output is [1, H, T, capacity]: keep the first n queries and the first n keys.
+      const H = this.config.numHeads, capacity = this.maxContext;
+      return names.map((name) => {
+        const all = result[name] as Float32Array;
+        const map = new Float32Array(H * n * n);
+        for (let h = 0; h < H; h++) {
+          for (let i = 0; i < n; i++) map.set(all.subarray((h * T + i) * capacity, (h * T + i) * capacity + n), (h * n + i) * n);
+        }
+        return map;
+      });
+    });
+  }
+
   /** The ids a prompt starts from: text is encoded (with BOS where the model wants it); an empty prompt starts from BOS/<|endoftext|>. */
   encodePrompt(prompt: string | readonly number[]): number[] {
     let ids: number[];
@@ -410,6 +523,10 @@ export class LanguageModel {
       throw new RangeError(`generate: topK must be an integer in [1, ${Math.min(MAX_TOP_K, this.config.vocabSize)}], got ${topK}`);
     }
     if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new RangeError(`generate: topP must be in (0, 1], got ${topP}`);
+    const allowed = options.allowedTokens;
+    if (allowed && !(Number.isInteger(allowed.start) && Number.isInteger(allowed.end) && allowed.start >= 0 && allowed.start < allowed.end && allowed.end <= this.config.vocabSize)) {
+      throw new RangeError(`generate: allowedTokens {start: ${allowed.start}, end: ${allowed.end}} must be integers with 0 ≤ start < end ≤ ${this.config.vocabSize} (the vocabulary)`);
+    }
     const stops = [options.stop ?? []].flat();
     const stopIds = new Set([...this.config.stopIds, ...stops.filter((s): s is number => typeof s === 'number')]);
     const stopStrings = stops.filter((s): s is string => typeof s === 'string' && s.length > 0);
@@ -429,7 +546,7 @@ export class LanguageModel {
       const endsWithStop = () => stopStrings.some((s) => text.tail(s.length + text.lastLength).includes(s));
 
       if (temperature === 0) {
-        for await (const id of this.greedyIds(position, Math.min(maxNewTokens, this.maxContext - position))) {
+        for await (const id of this.greedyIds(position, Math.min(maxNewTokens, this.maxContext - position), allowed)) {
           const token = accept(id);
           if (!token) return;
           yield token;
@@ -439,7 +556,7 @@ export class LanguageModel {
       }
 
       const random = mulberry32(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-      const session = await this.decodeSession(topK ? { topK } : 'logits');
+      const session = await this.decodeSession(topK ? { topK } : 'logits', allowed);
       while (produced < maxNewTokens && position < this.maxContext) {
         const result = await this.run(session, 'decode (1 token)', {}, topK ? ['values', 'indices'] : ['logits']);
         const id = topK
@@ -465,8 +582,8 @@ export class LanguageModel {
    * this one's ids, so the GPU never idles while the host reads back and encodes. When the
    * consumer stops early, the chunk still in flight finishes and is discarded.
    */
-  private async *greedyIds(position: number, total: number): AsyncGenerator<number> {
-    const session = await this.decodeSession('greedy');
+  private async *greedyIds(position: number, total: number, allowed?: TokenRange): AsyncGenerator<number> {
+    const session = await this.decodeSession('greedy', allowed);
     const inFlight: { done: Promise<unknown>; ids: Promise<ArrayBuffer> }[] = [];
     let submitted = 0;
     let chunk = FIRST_DECODE_CHUNK;
@@ -510,9 +627,14 @@ export class LanguageModel {
     this.destroyed = true;
     for (const s of this.sessions.values()) s.destroy();
     this.sessions.clear();
-    const owned = new Set([...this.weights.values(), ...this.kCache, ...this.vCache, this.ids, this.position, this.kvLength, this.history]);
+    const owned = new Set([...this.weights.values(), this.kCacheAll, this.vCacheAll, ...this.logitMasks.values(), this.ids, this.position, this.kvLength, this.history]);
+    if (this.step) owned.add(this.step.weights);
     for (const t of owned) t.destroy();
   }
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }
 
 function isTokenizerFile(name: string): boolean {

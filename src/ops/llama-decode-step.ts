@@ -1,0 +1,191 @@
+import type { Gpu } from '../device/gpu.ts';
+import { formatShape, shapeSize } from '../device/dtype.ts';
+import { LimitError, ShapeError } from '../device/errors.ts';
+import type { Tensor } from '../device/tensor.ts';
+import source from '../../shaders/llama_decode_step.wgsl';
+import sincosSource from '../../shaders/lib/sincos.wgsl';
+import { expectDType, expectRank, expectShape, required, runOp, slice, type OpDef } from './op.ts';
+import { specialize, Uniforms } from './shader.ts';
+
+/** The shape of a Llama model as the one-dispatch decode step needs it. */
+export interface LlamaStepShape {
+  vocabSize: number;
+  dim: number;
+  hiddenDim: number;
+  numLayers: number;
+  numHeads: number;
+  numKVHeads: number;
+  headDim: number;
+  eps: number;
+  ropeTheta: number;
+}
+
+export interface LlamaDecodeStepAttrs {
+  shape: LlamaStepShape;
+}
+
+/**
+ * Invocations of the one workgroup. lavapipe runs a workgroup 8 invocations at a time (one SIMD
+ * vector) and switches between those groups at every barrier; 32 keeps that cheap while every
+ * projection still has rows for all invocations.
+ */
+const THREADS = 32;
+
+/**
+ * The most weights (floats, packed) a model may have for this kernel: one workgroup runs on one
+ * core (or one compute unit), so beyond a few million parameters the multi-dispatch path, which
+ * spreads each projection over the whole device, is the faster one.
+ */
+export const LLAMA_DECODE_STEP_MAX_WEIGHTS = 4 * 1024 * 1024;
+
+/** A Llama model's weights as the step reads them, before packing (nn.Linear layout [out, in]). */
+export interface LlamaStepWeights {
+  /** [V, D] */
+  embed: Float32Array;
+  layers: {
+    /** RMSNorm gains [D] */
+    attnNorm: Float32Array;
+    mlpNorm: Float32Array;
+    /** [Q + 2·KV, D]: q heads, k heads, v heads (q and k rows in adjacent-pair RoPE order) */
+    qkv: Float32Array;
+    /** [D, Q] */
+    o: Float32Array;
+    /** [2F, D]: gate rows, then up rows */
+    gateUp: Float32Array;
+    /** [D, F] */
+    down: Float32Array;
+  }[];
+  /** The final RMSNorm gain [D]. */
+  norm: Float32Array;
+  /** [V, D] (the embedding when tied). */
+  classifier: Float32Array;
+}
+
+/** n rounded up to a multiple of 4: the kernel reads rows as vec4s. */
+const pad4 = (n: number) => Math.ceil(n / 4) * 4;
+
+/** Floats in the packed weights (rows zero-padded to multiples of 4). */
+export function llamaDecodeStepSize(s: LlamaStepShape): number {
+  const Q = s.numHeads * s.headDim, KV = s.numKVHeads * s.headDim, F = s.hiddenDim;
+  return 2 * s.vocabSize * pad4(s.dim) + s.numLayers * ((Q + 2 * KV + 2 * F) * pad4(s.dim) + s.dim * (pad4(Q) + pad4(F)));
+}
+
+/**
+ * The packed weights (see the shader's header): the embedding, then per layer qkv, o, gate_up and
+ * down, then the classifier, with each RMSNorm gain folded into the columns of the projection
+ * that follows it (rmsnorm(x)·g·Wᵀ = (x / rms(x))·(W·diag g)ᵀ), so that the kernel needs neither a
+ * normalized copy of x nor a barrier to make one.
+ */
+export function packLlamaDecodeStepWeights(s: LlamaStepShape, w: LlamaStepWeights): Float32Array {
+  const out = new Float32Array(llamaDecodeStepSize(s));
+  let at = 0;
+  /** A [rows, cols] matrix, each row zero-padded to a multiple of 4, times gain[col] if given. */
+  const put = (data: Float32Array, cols: number, gain?: Float32Array) => {
+    const stride = pad4(cols), rows = data.length / cols;
+    if (at + rows * stride > out.length) throw new ShapeError(`packLlamaDecodeStepWeights: the weights hold more than the ${out.length} floats of the layout`);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) out[at + r * stride + c] = gain ? data[r * cols + c]! * gain[c]! : data[r * cols + c]!;
+    }
+    at += rows * stride;
+  };
+  const Q = s.numHeads * s.headDim;
+  put(w.embed, s.dim);
+  for (const layer of w.layers) {
+    put(layer.qkv, s.dim, layer.attnNorm);
+    put(layer.o, Q);
+    put(layer.gateUp, s.dim, layer.mlpNorm);
+    put(layer.down, s.hiddenDim);
+  }
+  put(w.classifier, s.dim, w.norm);
+  if (at !== out.length) throw new ShapeError(`packLlamaDecodeStepWeights: the weights hold ${at} floats, the layout ${out.length}`);
+  return out;
+}
+
+/** Bytes of workgroup memory the kernel declares for this shape. */
+export function llamaDecodeStepWorkgroupBytes(s: LlamaStepShape): number {
+  return 4 * (pad4(s.dim) + pad4(Math.max(s.numHeads * s.headDim, s.hiddenDim)) + THREADS);
+}
+
+/**
+ * Why this device cannot run the one-dispatch step for a model of this shape, or null when it
+ * can: the packed weights must be at most LLAMA_DECODE_STEP_MAX_WEIGHTS and fit one storage
+ * binding, the activations must fit in workgroup memory, and heads must have an even width.
+ */
+export function llamaDecodeStepUnfit(gpu: Gpu, s: LlamaStepShape): string | null {
+  const size = llamaDecodeStepSize(s);
+  if (size > LLAMA_DECODE_STEP_MAX_WEIGHTS) return `its ${size} packed weights exceed the kernel's limit of ${LLAMA_DECODE_STEP_MAX_WEIGHTS}`;
+  if (4 * size > gpu.limits.maxStorageBufferBindingSize) return `its packed weights (${4 * size} bytes) exceed maxStorageBufferBindingSize (${gpu.limits.maxStorageBufferBindingSize} bytes)`;
+  const bytes = llamaDecodeStepWorkgroupBytes(s);
+  if (bytes > gpu.limits.maxComputeWorkgroupStorageSize) return `its activations (${bytes} bytes) exceed maxComputeWorkgroupStorageSize (${gpu.limits.maxComputeWorkgroupStorageSize} bytes)`;
+  if (s.headDim % 2 !== 0) return `headDim ${s.headDim} is odd (RoPE turns pairs)`;
+  return null;
+}
+
+/**
+ * One decode step of a small Llama model in one dispatch (see shaders/llama_decode_step.wgsl):
+ * `weights` f32 [llamaDecodeStepSize] (packLlamaDecodeStepWeights), `kCache`, `vCache` f32
+ * [layers, rows, numKVHeads·headDim] (every layer; row position[0] is written), `ids` i32 (one
+ * id: the token), `position` u32 [1] → `logits` [1, vocab]. Greedy decoding follows it with
+ * the advance kernel, which takes the argmax and moves the state on.
+ */
+export const llamaDecodeStepOp: OpDef<LlamaDecodeStepAttrs> = {
+  name: 'llamaDecodeStep',
+  writes: ['kCache', 'vCache'],
+  infer(inputs, { shape: s }) {
+    const op = 'llamaDecodeStep';
+    if (s.numHeads % s.numKVHeads !== 0) throw new ShapeError(`${op}: numKVHeads ${s.numKVHeads} must divide numHeads ${s.numHeads}`);
+    const weights = required(op, inputs, 'weights');
+    expectDType(op, 'weights', weights, 'f32');
+    expectShape(op, 'weights', weights, [llamaDecodeStepSize(s)]);
+    const KV = s.numKVHeads * s.headDim;
+    for (const name of ['kCache', 'vCache'] as const) {
+      const cache = required(op, inputs, name);
+      expectDType(op, name, cache, 'f32');
+      expectRank(op, name, cache, 3);
+      if (cache.shape[0] !== s.numLayers || cache.shape[2] !== KV) throw new ShapeError(`${op}: ${name} ${formatShape(cache.shape)} should be [${s.numLayers}, rows, ${KV}]`);
+    }
+    if (inputs.kCache!.shape[1] !== inputs.vCache!.shape[1]) throw new ShapeError(`${op}: kCache ${formatShape(inputs.kCache!.shape)} and vCache ${formatShape(inputs.vCache!.shape)} differ`);
+    const ids = required(op, inputs, 'ids');
+    expectDType(op, 'ids', ids, 'i32');
+    if (shapeSize(ids.shape) !== 1) throw new ShapeError(`${op}: ids ${formatShape(ids.shape)} must hold one id`);
+    expectDType(op, 'position', required(op, inputs, 'position'), 'u32');
+    expectShape(op, 'position', inputs.position!, [1]);
+    return { logits: { shape: [1, s.vocabSize], dtype: 'f32' } };
+  },
+  plan(gpu, inputs, outputs, { shape: s }) {
+    const unfit = llamaDecodeStepUnfit(gpu, s);
+    if (unfit) throw new LimitError(`llamaDecodeStep: ${unfit}`);
+    const rows = inputs.kCache!.shape[1]!;
+    const kernel = `llama_decode_step_d${s.dim}_f${s.hiddenDim}_q${s.numHeads * s.headDim}_hd${s.headDim}`;
+    const code = specialize(kernel, source, { DIM4: pad4(s.dim) / 4, ACT4: pad4(Math.max(s.numHeads * s.headDim, s.hiddenDim)) / 4, HEAD_DIM: s.headDim, THREADS, SINCOS: sincosSource });
+    const uniforms = new Uniforms()
+      .u32(s.dim).u32(s.hiddenDim).u32(pad4(s.dim) / 4).u32(pad4(s.numHeads * s.headDim) / 4).u32(pad4(s.hiddenDim) / 4).u32(s.numLayers).u32(s.vocabSize).u32(s.numHeads).u32(s.numHeads / s.numKVHeads).u32(s.numKVHeads * s.headDim).u32(rows).u32(3 * s.headDim / 2)
+      .f32(s.eps).f32(Math.LOG2E / Math.sqrt(s.headDim)).f32(Math.log2(s.ropeTheta))
+      .finish();
+    const { flops, bytes } = stepCost(s, rows);
+    return [{
+      kernel,
+      pipeline: gpu.pipeline(kernel, code),
+      uniforms,
+      bindings: [inputs.weights!, inputs.kCache!, inputs.vCache!, inputs.ids!, inputs.position!, outputs.logits!].map(slice),
+      workgroups: [1],
+      flops,
+      bytes,
+    }];
+  },
+  cost(inputs, { shape: s }) {
+    return stepCost(s, inputs.kCache!.shape[1]!);
+  },
+};
+
+/** Work of one step: every weight once, and (a bound) attention over a full cache. */
+function stepCost(s: LlamaStepShape, rows: number): { flops: number; bytes: number } {
+  const weights = llamaDecodeStepSize(s) - s.vocabSize * s.dim; // the embedding: one row read
+  const attention = 4 * s.numLayers * s.numHeads * rows * s.headDim;
+  return { flops: 2 * weights + attention, bytes: 4 * weights + 8 * s.numLayers * rows * s.numKVHeads * s.headDim };
+}
+
+/** Eager llamaDecodeStep: the logits [1, vocab] of token ids[0] at position[0]; the caches gain that row. */
+export function llamaDecodeStep(gpu: Gpu, weights: Tensor, kCache: Tensor, vCache: Tensor, ids: Tensor, position: Tensor, shape: LlamaStepShape): Tensor {
+  return runOp(gpu, llamaDecodeStepOp, { weights, kCache, vCache, ids, position }, { shape }).logits!;
+}
