@@ -146,7 +146,6 @@ describe('batch mode', () => {
 describe('usage errors exit with code 2 and name the option', () => {
   const model = fixture('gpt2-tiny');
   test.each([
-    ["option '--model' is required", ['generate', '--ids', '1']],
     ["'--temperature' needs a number, got 'hot'", ['generate', '--model', model, '--ids', '1', '--temperature', 'hot']],
     ["'--temperature' needs a number >= 0", ['generate', '--model', model, '--ids', '1', '--temperature', '-1']],
     ["'--top-p' needs a number in (0, 1]", ['generate', '--model', model, '--ids', '1', '--top-p', '2']],

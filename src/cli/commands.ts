@@ -2,6 +2,10 @@ import { createDevice } from '../device/gpu.ts';
 import { parseArgs, usage, type OptionSpec } from './args.ts';
 import { generate } from './generate.ts';
 import { logits } from './logits.ts';
+import { imagine } from './imagine.ts';
+import { classify } from './classify.ts';
+import { translate } from './translate.ts';
+import { evaluate } from './eval.ts';
 
 export interface Command {
   summary: string;
@@ -35,4 +39,4 @@ const info: Command = {
   },
 };
 
-export const commands: Record<string, Command> = { info, generate, logits };
+export const commands: Record<string, Command> = { info, generate, logits, imagine, classify, translate, eval: evaluate };

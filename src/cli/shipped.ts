@@ -1,0 +1,36 @@
+/**
+ * The models that ship in the repository's `models/` folder, found relative to the package (the
+ * folder holding Tessera's package.json), so `npx tessera generate "ROMEO:"` works from any cwd.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The shipped models, by name: each is a folder `models/<name>/` with a model card README.md. */
+export const SHIPPED_MODELS = ['shakespeare-gpt', 'fashion-vit'] as const;
+
+/** Which shipped model each command uses when `--model` is not given. */
+export const DEFAULT_MODELS = { generate: 'shakespeare-gpt' } as const;
+
+let root: string | undefined;
+
+/**
+ * The package root: the nearest folder above this file whose package.json is Tessera's. This file
+ * runs as src/cli/shipped.ts (tests, benches) or bundled into dist/node/cli.js, so no fixed depth.
+ */
+export function packageRoot(): string {
+  if (root !== undefined) return root;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'tessera') return (root = dir);
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`tessera: no package.json of 'tessera' above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+/** The folder of a shipped model (whether or not it exists: callers say what is missing). */
+export function shippedModelPath(name: string): string {
+  return join(packageRoot(), 'models', name);
+}
