@@ -84,13 +84,25 @@ export interface DecoderState {
   sourceMask: Value;
 }
 
-/** One decoder step for N = B × beams rows → logits [N, V]. */
-export function buildDecoderStep(g: GraphBuilder, c: MarianConfig, w: WeightOf, s: DecoderState, beams: number): Value {
+/**
+ * One decoder step for N = B × beams rows → logits [N, V]. With `onCrossProbs`, each layer's
+ * cross-attention also returns its probabilities [B, heads, beams, Ts], handed to the callback
+ * (e.g. to make them graph outputs).
+ */
+export function buildDecoderStep(
+  g: GraphBuilder,
+  c: MarianConfig,
+  w: WeightOf,
+  s: DecoderState,
+  beams: number,
+  onCrossProbs?: (layer: number, probs: Value) => void,
+): Value {
   const N = s.ids.shape[0]!;
   const B = N / beams;
   const D = c.dim;
   const scale = c.scaleEmbedding ? Math.sqrt(D) : 1;
   const heads = { numHeads: c.decoderHeads, headDim: D / c.decoderHeads };
+  const crossHeads = { ...heads, returnProbs: onCrossProbs !== undefined };
   let x = g.embedding(s.ids, w('decoder.embed'), { positions: w('decoder.positions'), position: s.position, scale, name: 'embed' });
   for (let i = 0; i < c.decoderLayers; i++) {
     const p = `model.decoder.layers.${i}`;
@@ -109,7 +121,9 @@ export function buildDecoderStep(g: GraphBuilder, c: MarianConfig, w: WeightOf, 
       // cross-attention: the beams of a source are that source's queries
       const e = `${p}.encoder_attn`;
       const q2 = g.reshape(project(g, w, e, h, 'q_proj'), [B, beams, D], 'cross_q');
-      const cross = g.attention(q2, s.crossK[i]!, s.crossV[i]!, heads, { keyMask: s.sourceMask }).out;
+      const crossAttention = g.attention(q2, s.crossK[i]!, s.crossV[i]!, crossHeads, { keyMask: s.sourceMask });
+      if (onCrossProbs) onCrossProbs(i, crossAttention.probs!);
+      const cross = crossAttention.out;
       h = attentionOutput(g, w, e, `${p}.encoder_attn_layer_norm`, g.reshape(cross, [N, 1, D], 'cross_out'), h);
       return feedForward(g, c, w, p, h);
     });

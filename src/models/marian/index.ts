@@ -2,4 +2,4 @@
 export { marianConfig, marianExpected, marianPrepare, sinusoidalPositions, type MarianConfig } from './config.ts';
 export { buildDecoderStep, buildEncoder, type DecoderState } from './graphs.ts';
 export { BeamSearch, GreedySearch, logSoftmax, processScores, type NextStep, type Search, type SearchResult, type SearchSettings } from './search.ts';
-export { MarianModel, type MarianBuffers, type MarianLoadOptions, type TranslateOptions, type Translation, type TranslationTokenizer } from './model.ts';
+export { MarianModel, type CrossAttention, type MarianBuffers, type MarianLoadOptions, type TranslateOptions, type Translation, type TranslationTokenizer } from './model.ts';

@@ -72,6 +72,13 @@ export interface TranslateOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** Cross-attention of a translation, from `crossAttention`. */
+export interface CrossAttention {
+  /** Per decoder layer, Float32Array [heads, target.length, source.length]: row t is where the decoder looked while predicting target[t]. */
+  layers: Float32Array[];
+  heads: number;
+}
+
 export interface Translation extends SearchResult {
   /** The decoded text, when the model has a tokenizer. */
   text?: string;
@@ -196,8 +203,9 @@ export class MarianModel {
     return plan;
   }
 
-  private async decoderPlan(encoder: EncoderPlan, B: number, beams: number, Ts: number, capacity: number): Promise<DecoderPlan> {
-    const key = `${B}x${beams}x${Ts}x${capacity}`;
+  /** With `crossProbs`, the step sessions also output each layer's cross-attention probabilities `cross_probs.<i>`. */
+  private async decoderPlan(encoder: EncoderPlan, B: number, beams: number, Ts: number, capacity: number, crossProbs = false): Promise<DecoderPlan> {
+    const key = `${B}x${beams}x${Ts}x${capacity}${crossProbs ? '_cross_probs' : ''}`;
     let plan = this.decoders.get(key);
     if (plan) return plan;
     const c = this.config;
@@ -228,7 +236,7 @@ export class MarianModel {
           crossK: Array.from({ length: c.decoderLayers }, (_, i) => g.constant(`cross_k.${i}`, encoder.session.output(`cross_k.${i}`))),
           crossV: Array.from({ length: c.decoderLayers }, (_, i) => g.constant(`cross_v.${i}`, encoder.session.output(`cross_v.${i}`))),
           sourceMask: g.constant('source_mask', encoder.mask),
-        }, beams);
+        }, beams, crossProbs ? (i, probs) => g.output(`cross_probs.${i}`, probs) : undefined);
         g.output('logits', logits);
         steps.push(await Session.create(this.gpu, compile(g)));
       }
@@ -339,6 +347,47 @@ export class MarianModel {
         out.forEach((o, b) => o.set(logits.subarray(b * V, (b + 1) * V), t * V));
       }
       return out;
+    });
+  }
+
+  /**
+   * The decoder's cross-attention over `source` while it produces `target` (ids as `generate`
+   * returns them, without the start token): the decoder is fed the start token and target[:-1]
+   * one step at a time, and each layer's attention probabilities over the source tokens are kept.
+   * This is the alignment matrix between target and source tokens.
+   */
+  crossAttention(source: readonly number[], target: readonly number[]): Promise<CrossAttention> {
+    return this.exclusive(async () => {
+      this.checkSources([source]);
+      const c = this.config;
+      const T = target.length;
+      if (T === 0) throw new ShapeError('crossAttention: the target is empty');
+      if (T > c.maxPositions) throw new LimitError(`crossAttention: ${T} target tokens exceed the model's ${c.maxPositions} positions`);
+      target.forEach((id, t) => {
+        if (!Number.isInteger(id) || id < 0 || id >= c.decoderVocabSize) {
+          throw new ShapeError(`crossAttention: target token id ${id} at index ${t} is not in the vocabulary [0, ${c.decoderVocabSize})`);
+        }
+      });
+      const { plan: encoder, Ts } = await this.encode([source]);
+      const plan = await this.decoderPlan(encoder, 1, 1, Ts, Math.min(c.maxPositions, pow2Ceil(T)), true);
+      const heads = c.decoderHeads;
+      const S = source.length;
+      const layers = Array.from({ length: c.decoderLayers }, () => new Float32Array(heads * T * S));
+      const names = layers.map((_, i) => `cross_probs.${i}`);
+      const inputs = [c.decoderStartId, ...target.slice(0, -1)];
+      for (let t = 0; t < T; t++) {
+        this.gpu.write(plan.ids, [inputs[t]!]);
+        this.gpu.write(plan.sources, [0]);
+        this.gpu.write(plan.position, [t]);
+        this.gpu.write(plan.kvLength, [t + 1]);
+        const result = await this.run(plan.steps[0]!, 'decoder step (cross-attention probabilities)', {}, names);
+        // probs [1, heads, 1, Ts]: keep the source's S columns (the padding's are 0) as row t of each head.
+        layers.forEach((layer, i) => {
+          const probs = result[names[i]!] as Float32Array;
+          for (let h = 0; h < heads; h++) layer.set(probs.subarray(h * Ts, h * Ts + S), (h * T + t) * S);
+        });
+      }
+      return { layers, heads };
     });
   }
 
