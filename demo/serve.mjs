@@ -4,6 +4,9 @@
 //   dist/demo/<page>.js       one bundle per demo/pages/<page>.ts, served at /build/<page>.js
 //   demo/                     the HTML pages and style.css, served at /
 //   models/                   model files for the model demos (when present), served at /models/
+//   test/fixtures/models/     the tiny test models, served at /fixtures/ (pages take ?model=/fixtures/<name>/)
+// A model folder's own URL (/models/<name>/, /fixtures/<name>/) answers {"files": [...]}, its file names,
+// so a page fetches only the files a model has.
 //
 // Page scripts import Tessera from src/index.ts, which the build rewrites to /lib/tessera.js, so
 // every page shares one copy of the library and type-checks against its source. Everything is
@@ -24,6 +27,7 @@ export const ROUTES = {
   '/lib/': join(ROOT, 'dist/browser'),
   '/build/': join(ROOT, 'dist/demo'),
   '/models/': join(ROOT, 'models'),
+  '/fixtures/': join(ROOT, 'test/fixtures/models'),
   '/': join(ROOT, 'demo'),
 };
 
@@ -95,6 +99,26 @@ function fileFor(urlPath) {
   }
 }
 
+/** Model folders a page may list, so that it fetches only the files a model has (a 404 is a console error in a browser). */
+const LISTED_PREFIXES = ['/models/', '/fixtures/'];
+
+/**
+ * The plain files of a model folder, for a request of the folder itself (`/models/<name>/`), or
+ * null (not a listed route, outside it, not a folder).
+ */
+function folderListing(urlPath) {
+  const prefix = LISTED_PREFIXES.find((p) => urlPath.startsWith(p));
+  if (prefix === undefined || !urlPath.endsWith('/')) return null;
+  const root = ROUTES[prefix];
+  const folder = resolve(root, '.' + sep + urlPath.slice(prefix.length));
+  if (folder !== root && !folder.startsWith(root + sep)) return null;
+  try {
+    return readdirSync(folder, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort();
+  } catch {
+    return null;
+  }
+}
+
 /** Serve the demo (already built) over HTTP. Resolves once listening, with the URL and a close(). */
 export function startDemoServer({ port = 8080, host = '127.0.0.1' } = {}) {
   const server = createServer((req, res) => {
@@ -110,6 +134,13 @@ export function startDemoServer({ port = 8080, host = '127.0.0.1' } = {}) {
       return;
     }
     const file = fileFor(path);
+    const listing = file ? null : folderListing(path);
+    if (listing) {
+      const body = JSON.stringify({ files: listing });
+      res.writeHead(200, { 'content-type': CONTENT_TYPES['.json'], 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
     if (!file) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}`);
       return;

@@ -22,6 +22,30 @@ export const PAGES: DemoPage[] = [
     title: 'Kernel lab',
     blurb: 'Run matmul, attention and layernorm at sizes you choose, read their WGSL, and watch the matmul go from a naive loop to the production kernel step by step.',
   },
+  {
+    id: 'lm',
+    href: '/lm.html',
+    title: 'Language model',
+    blurb: 'Stream text from a small GPT trained on Shakespeare, with temperature, top-k and seed, then hover any token to see which earlier tokens each attention head looked at.',
+  },
+  {
+    id: 'imagine',
+    href: '/imagine.html',
+    title: 'Text to image',
+    blurb: 'Type a prompt and watch a Transformer write an image token by token into a 2-D grid, then see the tokens turned into pixels and up-sampled ×4 on the GPU.',
+  },
+  {
+    id: 'vit',
+    href: '/vit.html',
+    title: 'Vision Transformer',
+    blurb: 'Pick, draw or drop an image: see its patch grid, the five best labels, and where the [CLS] token looked, as a heat map over the patches.',
+  },
+  {
+    id: 'translate',
+    href: '/translate.html',
+    title: 'Translation',
+    blurb: 'English to German with beam search, and the cross-attention alignment between the source and target tokens, layer by layer and head by head.',
+  },
 ];
 
 /** `h('a', { href: '/' }, 'text')`: a small DOM builder for the pages. */

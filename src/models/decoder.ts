@@ -50,6 +50,11 @@ export interface KVCache {
   /** Per layer, [1, capacity, numKVHeads·headDim]. */
   k: Value[];
   v: Value[];
+  /**
+   * Set to an empty array to collect attention pictures: each layer's prefill attention then also
+   * outputs its probabilities [1, numHeads, T, capacity] into probs[layer] (T ≥ 2).
+   */
+  probs?: Value[];
 }
 
 export interface ModelFamily {
@@ -92,5 +97,8 @@ export function cachedAttention(g: GraphBuilder, c: LmConfig, qkv: Value, cache:
   const inputs = { qkv, position: cache.position, kCache: cache.k[layer], vCache: cache.v[layer] };
   if (qkv.shape[1] === 1) return g.apply(decodeAttentionOp, inputs, { ...heads, theta }, 'attention').out!;
   const q = g.apply(qkvSplitOp, inputs, { ...heads, theta }, 'qkv_split').q!;
-  return g.attention(q, cache.k[layer]!, cache.v[layer]!, { ...heads, causal: true }, { kvLength: cache.kvLength }).out;
+  const returnProbs = cache.probs !== undefined;
+  const attention = g.attention(q, cache.k[layer]!, cache.v[layer]!, { ...heads, causal: true, returnProbs }, { kvLength: cache.kvLength });
+  if (returnProbs) cache.probs![layer] = attention.probs!;
+  return attention.out;
 }
