@@ -1,28 +1,44 @@
-// Matrix-vector product with a fused epilogue, for matmul with M = 1 (decoding one token):
-//   out[z, n] = act(Σ_k a[z, k] · b'[z, k, n] + bias[n]) + residual[z, n]
+// Matrix-vector product for a few rows, with a fused epilogue: matmul with small M (decoding one
+// token for each of M beams or sources; M = 1 for a single sequence):
+//   out[z, m, n] = act(Σ_k a[z, m, k] · b'[z, k, n] + bias[n]) + residual[z, m, n]
 // b' is b ([K, N]) or, with TRANSPOSE_B, bᵀ of b stored [N, K]. A 2-D b is shared by all z.
 //
-// The op reads every weight once, so it is bound by memory bandwidth: the layout is chosen so
-// that neighbouring invocations read neighbouring addresses. A workgroup of 64 invocations
-// owns 32 output columns and splits K 8 ways; each invocation sums 4 columns over one eighth of K:
-//  - TRANSPOSE_B (rows of b are contiguous in k): invocation = 8 column groups × 8 k-lanes, the
-//    8 lanes of a group read consecutive vec4s of the same b row, k-lane l taking k ≡ 4l (mod 32);
-//  - otherwise (rows of b are contiguous in n): invocation = 8 k-slices × 8 column lanes, the
-//    8 lanes read one row of b, 32 consecutive columns, and k-slice s takes rows k ≡ s (mod 8).
-// The 8 partial sums of each column are added through workgroup memory, once, at the end.
+// The op is bound by reading b, so each value of b is loaded once per workgroup and applied to
+// ROWS rows of a, ROWS ∈ {1, 2, 4, 8}: rows m0 .. m0 + ROWS − 1 with m0 = ROWS · wg.y, one vec4
+// accumulator per row (acc0 .. acc7, the ones past ROWS compiled out by ROWS_2, ROWS_4, ROWS_8).
+// The host picks the smallest ROWS ≥ M for M ≤ 8, so b is read once in all (2 row groups of 8,
+// reading b twice, for 8 < M ≤ 16 still beat the tiled kernel on lavapipe).
+// A workgroup of 16 invocations owns 64 output columns, invocation i the 4 columns
+// n = n_begin + 64 · wg.x + 4 i .. + 3, each summed over all of this chunk's k, 4 k at a time
+// (wider workgroups left too few of them for the CPU threads when N is small):
+//  - TRANSPOSE_B (rows of b are contiguous in k): 4 vec4 loads, one per column, of b[n + j, k .. k+3];
+//  - otherwise (rows of b are contiguous in n): 4 vec4 loads, one per k, of b[k + i, n .. n+3],
+//    neighbouring invocations reading neighbouring addresses.
+// Every invocation walks the same k at the same time, so all need the same values of a. With
+// SUBGROUPS (a fixed subgroup size ≥ 8), lane r loads row m0 + r and the rows are broadcast to the
+// other lanes; on CPU adapters (lavapipe) this is much cheaper than each lane gathering ROWS rows.
+// Without subgroups every invocation loads the rows itself.
+// No workgroup memory and no barrier: each invocation finishes its own ROWS × 4 outputs.
 //
 // Large weights are chunked as in matmul.wgsl (n_begin/n_count, k_begin/k_count, ACCUMULATE,
-// EPILOGUE). Every index is clamped and out-of-range terms are zero, so any N, K ≥ 1 works.
+// EPILOGUE). Every index is clamped and out-of-range terms are zero, so any M, N, K ≥ 1 works:
+// rows past M (when M is not a power of 2, or in the last row group) are computed from row M − 1
+// and not stored.
 // VEC4 (K, and N when b is not transposed, multiples of 4): a and b are read as vec4.
 
+#if ${SUBGROUPS}
+enable subgroups;
+#endif
+
 struct Params {
+  M: u32,
   N: u32,
-  K: u32,
-  k_begin: u32,
-  k_count: u32,
-  n_begin: u32,
-  n_count: u32,
-  b_batch_stride: u32,
+  K: u32,                 // row length of a (and of b when transposed)
+  k_begin: u32,           // first k of this chunk (column of a)
+  k_count: u32,           // k values in this chunk (rows of the bound part of b when not transposed)
+  n_begin: u32,           // first output column of this chunk (row 0 of the bound part of b when transposed)
+  n_count: u32,           // output columns in this chunk
+  b_batch_stride: u32,    // elements between batches of b, 0 when b is shared
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -41,86 +57,169 @@ struct Params {
 @group(0) @binding(${RESIDUAL_BINDING}) var<storage, read> residual: array<f32>;
 #endif
 
-var<workgroup> partial: array<vec4f, 64>;   // [k-part][column group of 4]
-
-// activation(x) comes from epilogue.wgsl, appended by src/ops/matmul.ts.
-
+// a[a_row, k_begin + k .. +3]; a_row is the element index of the row's start. Past k_count: 0.
+fn load_a4(a_row: u32, k: u32) -> vec4f {
 #if ${VEC4}
+  return a[(a_row + params.k_begin + k) / 4u];
 #else
-// a[z, k_begin + k], 0 past the chunk.
-fn load_a(a_batch: u32, k: u32) -> f32 {
-  return select(0.0, a[a_batch + params.k_begin + min(k, params.k_count - 1u)], k < params.k_count);
+  let last = params.k_count - 1u;
+  let base = a_row + params.k_begin;
+  return vec4f(
+    select(0.0, a[base + min(k, last)], k < params.k_count),
+    select(0.0, a[base + min(k + 1u, last)], k + 1u < params.k_count),
+    select(0.0, a[base + min(k + 2u, last)], k + 2u < params.k_count),
+    select(0.0, a[base + min(k + 3u, last)], k + 3u < params.k_count));
+#endif
+}
+
+#if ${TRANSPOSE_B}
+// b'[k .. k+3, n] = b[n, k .. k+3]: four k of one output column (n is clamped by the caller).
+fn load_b_column4(b_batch: u32, n: u32, k: u32) -> vec4f {
+  let row = b_batch + (n - params.n_begin) * params.K;
+#if ${VEC4}
+  return b[(row + k) / 4u];
+#else
+  let last = params.k_count - 1u;
+  return vec4f(b[row + min(k, last)], b[row + min(k + 1u, last)], b[row + min(k + 2u, last)], b[row + min(k + 3u, last)]);
+#endif
+}
+#else
+// b'[k, n .. n+3] = b[k, n .. n+3]: one k of four output columns (n is the first, clamped).
+fn load_b_row4(b_batch: u32, k: u32, n: u32) -> vec4f {
+  let row = b_batch + min(k, params.k_count - 1u) * params.N;
+#if ${VEC4}
+  return b[(row + n) / 4u];
+#else
+  let last = params.N - 1u;
+  return vec4f(b[row + n], b[row + min(n + 1u, last)], b[row + min(n + 2u, last)], b[row + min(n + 3u, last)]);
+#endif
 }
 #endif
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let z = wg.z;
-  let a_batch = z * params.K;
-  let b_batch = z * params.b_batch_stride;
-  let n_end = params.n_begin + params.n_count;
-  var sum = vec4f(0.0);
-#if ${TRANSPOSE_B}
-  let group = lid / 8u;
-  let k_lane = lid % 8u;
-  let n = params.n_begin + wg.x * 32u + group * 4u;
-  var rows: array<u32, 4>;
-  for (var j = 0u; j < 4u; j++) { rows[j] = b_batch + (min(n + j, n_end - 1u) - params.n_begin) * params.K; }
-#if ${VEC4}
-  for (var k4 = k_lane; k4 < params.k_count / 4u; k4 += 8u) {
-    let x = a[(a_batch + params.k_begin) / 4u + k4];
-    sum += vec4f(dot(x, b[rows[0] / 4u + k4]), dot(x, b[rows[1] / 4u + k4]), dot(x, b[rows[2] / 4u + k4]), dot(x, b[rows[3] / 4u + k4]));
-  }
-#else
-  let last = params.k_count - 1u;
-  for (var k0 = k_lane * 4u; k0 < params.k_count; k0 += 32u) {
-    for (var i = 0u; i < 4u; i++) {
-      let k = k0 + i;
-      let x = load_a(a_batch, k);
-      let kk = min(k, last);
-      sum += x * vec4f(b[rows[0] + kk], b[rows[1] + kk], b[rows[2] + kk], b[rows[3] + kk]);
-    }
-  }
-#endif
-  partial[k_lane * 8u + group] = sum;
-#else
-  let column_lane = lid % 8u;
-  let k_slice = lid / 8u;
-  let n = params.n_begin + wg.x * 32u + column_lane * 4u;
-  let last_n = params.N - 1u;
-  for (var k = k_slice; k < params.k_count; k += 8u) {
-    let row = b_batch + k * params.N;
-#if ${VEC4}
-    let i = a_batch + params.k_begin + k;
-    sum += a[i / 4u][i % 4u] * b[(row + min(n, last_n)) / 4u];
-#else
-    let x = a[a_batch + params.k_begin + k];
-    sum += x * vec4f(b[row + min(n, last_n)], b[row + min(n + 1u, last_n)], b[row + min(n + 2u, last_n)], b[row + min(n + 3u, last_n)]);
-#endif
-  }
-  partial[k_slice * 8u + column_lane] = sum;
-#endif
-  workgroupBarrier();
+// activation(x) comes from epilogue.wgsl, appended by src/ops/matmul.ts.
 
-  // Invocation c < 32 finishes output column n_begin + 32·wg.x + c.
-  if (lid >= 32u) { return; }
-  let column = lid / 4u;
-  var v = 0.0;
-  for (var p = 0u; p < 8u; p++) { v += partial[p * 8u + column][lid % 4u]; }
-  let out_n = params.n_begin + wg.x * 32u + lid;
-  if (out_n >= n_end) { return; }
-  let o = z * params.N + out_n;
+// acc + x · b'[k .. k+3, n .. n+3] for one row of a (x = its 4 values at k .. k+3). The 4 × 4
+// block of b' is given as its 4 columns (TRANSPOSE_B: b0 = b'[k .. k+3, n]) or its 4 rows.
+fn fma_row(acc: vec4f, x: vec4f, b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f) -> vec4f {
+#if ${TRANSPOSE_B}
+  return acc + vec4f(dot(x, b0), dot(x, b1), dot(x, b2), dot(x, b3));
+#else
+  return fma(vec4f(x.w), b3, fma(vec4f(x.z), b2, fma(vec4f(x.y), b1, fma(vec4f(x.x), b0, acc))));
+#endif
+}
+
+// Finish out[z, m, n .. n+3]: add earlier chunks' partial sums, then the epilogue.
+fn store_row(z: u32, m: u32, n: u32, acc: vec4f) {
+  if (m >= params.M) { return; }
+  let n_end = params.n_begin + params.n_count;
+  for (var j = 0u; j < 4u; j++) {
+    if (n + j >= n_end) { return; }
+    let o = (z * params.M + m) * params.N + n + j;
+    var v = acc[j];
 #if ${ACCUMULATE}
-  v += out[o];
+    v += out[o];
 #endif
 #if ${EPILOGUE}
 #if ${BIAS}
-  v += bias[out_n];
+    v += bias[n + j];
 #endif
-  v = activation(v);
+    v = activation(v);
 #if ${RESIDUAL}
-  v += residual[o];
+    v += residual[o];
 #endif
 #endif
-  out[o] = v;
+    out[o] = v;
+  }
+}
+
+@compute @workgroup_size(16)
+fn main(
+  @builtin(workgroup_id) wg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+#if ${SUBGROUPS}
+  @builtin(subgroup_invocation_id) lane: u32,
+#endif
+) {
+  let z = wg.z;
+  let m0 = wg.y * ${ROWS}u;
+  let b_batch = z * params.b_batch_stride;
+  let n = params.n_begin + wg.x * 64u + lid * 4u;
+  let n_last = params.n_begin + params.n_count - 1u;
+  let n_load = min(n, n_last);   // invocations past the edge load valid data, store nothing
+  // a_row(r) = element index of row m0 + r of a (clamped to the last row).
+  let a_batch = z * params.M * params.K;
+#if ${SUBGROUPS}
+  let a_own = a_batch + min(m0 + lane % 8u, params.M - 1u) * params.K;
+#else
+  var a_rows: array<u32, 8>;
+  for (var r = 0u; r < 8u; r++) { a_rows[r] = a_batch + min(m0 + r, params.M - 1u) * params.K; }
+#endif
+#if ${TRANSPOSE_B}
+  let n1 = min(n_load + 1u, n_last);
+  let n2 = min(n_load + 2u, n_last);
+  let n3 = min(n_load + 3u, n_last);
+#endif
+
+  var acc0 = vec4f(0.0); var acc1 = vec4f(0.0); var acc2 = vec4f(0.0); var acc3 = vec4f(0.0);
+  var acc4 = vec4f(0.0); var acc5 = vec4f(0.0); var acc6 = vec4f(0.0); var acc7 = vec4f(0.0);
+  for (var k = 0u; k < params.k_count; k += 4u) {
+#if ${TRANSPOSE_B}
+    let b0 = load_b_column4(b_batch, n_load, k);
+    let b1 = load_b_column4(b_batch, n1, k);
+    let b2 = load_b_column4(b_batch, n2, k);
+    let b3 = load_b_column4(b_batch, n3, k);
+#else
+    let b0 = load_b_row4(b_batch, k, n_load);
+    let b1 = load_b_row4(b_batch, k + 1u, n_load);
+    let b2 = load_b_row4(b_batch, k + 2u, n_load);
+    let b3 = load_b_row4(b_batch, k + 3u, n_load);
+#endif
+#if ${SUBGROUPS}
+    let a_mine = load_a4(a_own, k);
+    acc0 = fma_row(acc0, subgroupBroadcast(a_mine, 0u), b0, b1, b2, b3);
+#if ${ROWS_2}
+    acc1 = fma_row(acc1, subgroupBroadcast(a_mine, 1u), b0, b1, b2, b3);
+#endif
+#if ${ROWS_4}
+    acc2 = fma_row(acc2, subgroupBroadcast(a_mine, 2u), b0, b1, b2, b3);
+    acc3 = fma_row(acc3, subgroupBroadcast(a_mine, 3u), b0, b1, b2, b3);
+#endif
+#if ${ROWS_8}
+    acc4 = fma_row(acc4, subgroupBroadcast(a_mine, 4u), b0, b1, b2, b3);
+    acc5 = fma_row(acc5, subgroupBroadcast(a_mine, 5u), b0, b1, b2, b3);
+    acc6 = fma_row(acc6, subgroupBroadcast(a_mine, 6u), b0, b1, b2, b3);
+    acc7 = fma_row(acc7, subgroupBroadcast(a_mine, 7u), b0, b1, b2, b3);
+#endif
+#else
+    acc0 = fma_row(acc0, load_a4(a_rows[0], k), b0, b1, b2, b3);
+#if ${ROWS_2}
+    acc1 = fma_row(acc1, load_a4(a_rows[1], k), b0, b1, b2, b3);
+#endif
+#if ${ROWS_4}
+    acc2 = fma_row(acc2, load_a4(a_rows[2], k), b0, b1, b2, b3);
+    acc3 = fma_row(acc3, load_a4(a_rows[3], k), b0, b1, b2, b3);
+#endif
+#if ${ROWS_8}
+    acc4 = fma_row(acc4, load_a4(a_rows[4], k), b0, b1, b2, b3);
+    acc5 = fma_row(acc5, load_a4(a_rows[5], k), b0, b1, b2, b3);
+    acc6 = fma_row(acc6, load_a4(a_rows[6], k), b0, b1, b2, b3);
+    acc7 = fma_row(acc7, load_a4(a_rows[7], k), b0, b1, b2, b3);
+#endif
+#endif
+  }
+
+  store_row(z, m0, n, acc0);
+#if ${ROWS_2}
+  store_row(z, m0 + 1u, n, acc1);
+#endif
+#if ${ROWS_4}
+  store_row(z, m0 + 2u, n, acc2);
+  store_row(z, m0 + 3u, n, acc3);
+#endif
+#if ${ROWS_8}
+  store_row(z, m0 + 4u, n, acc4);
+  store_row(z, m0 + 5u, n, acc5);
+  store_row(z, m0 + 6u, n, acc6);
+  store_row(z, m0 + 7u, n, acc7);
+#endif
 }

@@ -94,4 +94,29 @@ for (const transposeB of [false, true]) {
   );
 }
 
+// A few rows (beams, sources, classifier-free guidance): the matrix-vector kernel applies each
+// value of b to 1, 2, 4 or 8 rows (the smallest that covers M ≤ 8; rows past M are not stored),
+// 9 to 16 rows in two groups of 8; 17 rows and more go to the tiled kernel. a's batch dimensions
+// count as rows when b is shared. 64 columns per workgroup: N = 67, 129, 257 leave a short last one.
+for (const transposeB of [false, true]) {
+  for (const [M, N, K] of [[2, 257, 67], [3, 1, 1], [3, 64, 36], [5, 67, 129], [8, 300, 64], [8, 17, 3], [9, 67, 33], [16, 65, 20], [17, 67, 33], [2, 4, 4]] as const) {
+    specs.push({ M, N, K, transposeB });
+  }
+  specs.push(
+    { batch: [4], M: 1, N: 67, K: 33, transposeB },
+    { batch: [2, 3], M: 1, N: 260, K: 64, transposeB },
+    { batch: [2], M: 4, N: 129, K: 36, transposeB },
+    { batch: [3], M: 3, N: 20, K: 12, transposeB },
+    { batch: [2], M: 3, N: 20, K: 12, transposeB, bBatched: true },
+    { batch: [3], M: 5, N: 13, K: 7, transposeB, bBatched: true },
+  );
+  for (const activation of ['gelu_tanh', 'gelu_erf', 'silu', 'relu'] as const) specs.push({ M: 3, N: 67, K: 33, transposeB, activation, bias: true });
+  specs.push(
+    { M: 5, N: 67, K: 33, transposeB, activation: 'gelu_erf', bias: true, residual: true },
+    { batch: [4], M: 1, N: 64, K: 64, transposeB, activation: 'silu', bias: true, residual: true },
+    { M: 3, ...(transposeB ? { N: 67, K: 64 } : { N: 64, K: 67 }), transposeB, maxBindingBytes: 1024, activation: 'gelu_tanh', bias: true, residual: true },
+    { M: 8, ...(transposeB ? { N: 150, K: 67 } : { N: 67, K: 150 }), transposeB, maxBindingBytes: 20000, bias: true },
+  );
+}
+
 export const cases: KernelCase[] = specs.map((s, i) => matmulCase(s, 4000 + i));
