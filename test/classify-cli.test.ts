@@ -99,9 +99,9 @@ describe('tessera classify', () => {
   });
 
   test('errors name the problem and exit non-zero', async () => {
-    let r = await tessera('classify', join(images, 'rgb-24x24.png'));
+    let r = await tessera('classify', '--model', join(tmp, 'nowhere'), join(images, 'rgb-24x24.png'));
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("option '--model' is required");
+    expect(r.stderr).toContain(`option '--model': no such file or folder '${join(tmp, 'nowhere')}'`);
     r = await tessera('classify', '--model', model);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('classify needs images, a folder or');

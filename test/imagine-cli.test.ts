@@ -75,7 +75,7 @@ describe('tessera imagine', () => {
   });
 
   test.each([
-    [['"a"', '-o', 'x.png'], 2, /option '--model' is required \(an image-generator folder/],
+    [['--model', fixture('no-such-model'), 'a', '-o', 'x.png'], 2, /option '--model': no such file or folder '.*no-such-model'/],
     [['--model', fixture('imagegen-tiny'), 'a'], 2, /option '-o' \/ '--output' is required/],
     [['--model', fixture('imagegen-tiny'), '-o', 'x.png'], 2, /imagine needs a prompt/],
     [['--model', fixture('imagegen-tiny'), 'a', '-o', 'x.png', '--upsample', 'cubic'], 2, /'--upsample' must be nearest or bilinear, got 'cubic'/],

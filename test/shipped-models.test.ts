@@ -4,9 +4,10 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { heldOutLoss, readIdx, shakespeareHeldOut } from '../src/cli/eval.ts';
-import { packageRoot, shippedModelPath } from '../src/cli/shipped.ts';
+import { DEFAULT_MODELS, modelPath, packageRoot, SHIPPED_MODELS, shippedModelPath } from '../src/cli/shipped.ts';
 import type { Gpu } from '../src/device/gpu.ts';
 import { LanguageModel } from '../src/models/lm.ts';
 import { loadGpt2Tokenizer } from '../src/models/tokenizers/gpt2.ts';
@@ -17,6 +18,7 @@ const root = resolve(import.meta.dirname, '..');
 const cli = join(root, 'dist/node/cli.js');
 const gptDir = join(root, 'models/shakespeare-gpt');
 const vitDir = join(root, 'models/fashion-vit');
+const imagegenDir = join(root, 'models/fashion-imagegen');
 const metrics = (dir: string) => JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as Record<string, any>;
 
 function tessera(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -30,6 +32,15 @@ function tessera(cwd: string, ...args: string[]): Promise<{ code: number; stdout
 test('shipped models are found relative to the package, not the cwd', () => {
   expect(packageRoot()).toBe(root);
   expect(shippedModelPath('shakespeare-gpt')).toBe(gptDir);
+});
+
+test('each model command defaults to a shipped model, and a missing --model path is a usage error', () => {
+  for (const [command, name] of Object.entries(DEFAULT_MODELS)) {
+    expect(SHIPPED_MODELS).toContain(name);
+    expect(modelPath(undefined, command as keyof typeof DEFAULT_MODELS)).toBe(join(root, 'models', name));
+  }
+  expect(modelPath(vitDir, 'classify')).toBe(vitDir);
+  expect(() => modelPath(join(root, 'no/such/model'), 'translate')).toThrow(`option '--model': no such file or folder '${join(root, 'no/such/model')}'`);
 });
 
 describe('shakespeare-gpt', () => {
@@ -103,6 +114,34 @@ describe('the CLI with the shipped models', () => {
       expect(report.pytorch.same_top1).toBeGreaterThanOrEqual(0.999);
     },
   );
+
+  test('`imagine` without --model draws with fashion-imagegen', async () => {
+    const out = join(elsewhere, 'sneaker.png');
+    const r = await tessera(elsewhere, 'imagine', 'a sneaker', '-o', out, '--seed', '1');
+    expect(r.code, r.stderr).toBe(0);
+    const { imagegen } = JSON.parse(readFileSync(join(imagegenDir, 'config.json'), 'utf8')) as { imagegen: { grid_height: number; grid_width: number; patch_size: number } };
+    const png = PNG.sync.read(readFileSync(out));
+    expect([png.width, png.height]).toEqual([imagegen.grid_width * imagegen.patch_size * 4, imagegen.grid_height * imagegen.patch_size * 4]); // default --scale 4
+  });
+
+  test('`classify` without --model labels a demo sample with fashion-vit', async () => {
+    const r = await tessera(elsewhere, 'classify', join(root, 'demo/samples/7-sneaker.png'), '--json', '--top-k', '3');
+    expect(r.code, r.stderr).toBe(0);
+    const { label, top } = JSON.parse(r.stdout) as { label: string; top: { label: string }[] };
+    const classes = Object.values((JSON.parse(readFileSync(join(vitDir, 'config.json'), 'utf8')) as { id2label: Record<string, string> }).id2label);
+    expect(classes).toEqual(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+    expect(label).toBe('Sneaker');
+    expect(top.length).toBe(3);
+  });
+
+  test('`translate` without --model translates English to German with multi30k-marian', async () => {
+    const r = await tessera(elsewhere, 'translate', 'A man rides a bicycle.');
+    expect(r.code, r.stderr).toBe(0);
+    const german = r.stdout.trim();
+    expect(german).toMatch(/\p{L}{2}/u);
+    expect(german).not.toContain('\n');
+    expect(german.toLowerCase()).not.toContain('bicycle');
+  });
 
   test('usage errors name the problem', async () => {
     let r = await tessera(elsewhere, 'eval', '--model', 'no-such-model');

@@ -1,7 +1,8 @@
 /**
  * `tessera classify`: label images with a ViT classifier (a Hugging Face ViTForImageClassification folder).
  *
- *   tessera classify --model DIR cat.png dog.jpg           the top 5 classes of each image
+ *   tessera classify demo/samples/*.png                    the shipped fashion-vit: the top 5 classes of each
+ *   tessera classify --model DIR cat.png dog.jpg           another ViT classifier
  *   tessera classify --model DIR photos/ --top-k 1 --json  every PNG/JPEG in a folder, one JSON line each
  *   tessera classify --model DIR --input list.jsonl        one {"file": "path"} per line
  *
@@ -18,9 +19,10 @@ import { parseArgs, usage, UsageError, type OptionSpec } from './args.ts';
 import type { Command } from './commands.ts';
 import { writeStdout } from './model.ts';
 import { ProgressBar } from './progress.ts';
+import { modelOption, modelPath } from './shipped.ts';
 
 const options: Record<string, OptionSpec> = {
-  model: { type: 'string', help: 'ViT folder: config.json, model.safetensors, preprocessor_config.json' },
+  model: modelOption('classify', 'ViT folder: config.json, model.safetensors, preprocessor_config.json'),
   'top-k': { type: 'number', help: 'classes listed per image', default: 5 },
   json: { type: 'boolean', help: 'one JSON line per image: file, index, label, score, top, logits' },
   input: { type: 'string', help: 'a JSONL file of {"file": "path"} lines (paths relative to that file)' },
@@ -30,7 +32,7 @@ const options: Record<string, OptionSpec> = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
-const SYNOPSIS = '--model DIR [options] (image.png … | folder | --input list.jsonl)';
+const SYNOPSIS = '[--model DIR] [options] (image.png … | folder | --input list.jsonl)';
 const IMAGE_FILE = /\.(png|jpe?g)$/i;
 
 /** The images named on the command line (files, or folders of PNG/JPEG files) or by the list file, in order. */
@@ -94,9 +96,7 @@ export const classify: Command = {
       process.stdout.write(usage('classify', SYNOPSIS, options) + '\n');
       return 0;
     }
-    const model = o.model as string | undefined;
-    if (model === undefined) throw new UsageError("option '--model' is required: a ViT folder (config.json, model.safetensors, preprocessor_config.json)");
-    if (!statSync(model, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`option '--model': no such folder '${model}'`);
+    const model = modelPath(o.model as string | undefined, 'classify');
     const topK = o['top-k'] as number, batch = o.batch as number;
     if (!Number.isInteger(topK) || topK < 1) throw new UsageError(`option '--top-k' needs an integer >= 1, got ${topK}`);
     if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`option '--batch' needs an integer >= 1, got ${batch}`);

@@ -1,13 +1,14 @@
 /**
  * `tessera imagine`: text → image tokens → PNG, with an image-token generator checkpoint.
  *
- *   tessera imagine --model DIR "a red fox" -o fox.png                  greedy, ×4 nearest
+ *   tessera imagine "a sneaker" -o sneaker.png                          the shipped fashion-imagegen, greedy, ×4 nearest
+ *   tessera imagine --model DIR "a red fox" -o fox.png                  another image-token generator
  *   tessera imagine --model DIR "a red fox" -o fox.png --temperature 1 --top-k 8 --seed 3 --upsample bilinear
  *
  * Progress goes to stderr as tokens arrive; `--json` prints one line describing the result
  * (file, prompt, token grid, size, seed) to stdout.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { createDevice } from '../device/gpu.ts';
 import { ShapeError } from '../device/errors.ts';
@@ -16,9 +17,10 @@ import { parseArgs, usage, UsageError, type OptionSpec } from './args.ts';
 import type { Command } from './commands.ts';
 import { writeStdout } from './model.ts';
 import { ProgressBar } from './progress.ts';
+import { modelOption, modelPath } from './shipped.ts';
 
 const options: Record<string, OptionSpec> = {
-  model: { type: 'string', help: "image-generator folder (config.json with an 'imagegen' block, model.safetensors, tokenizer)" },
+  model: modelOption('imagine', "image-generator folder (config.json with an 'imagegen' block, model.safetensors, tokenizer)"),
   output: { type: 'string', help: 'the PNG file to write (also -o)' },
   scale: { type: 'number', help: 'enlarge the picture by this integer factor', default: 4 },
   upsample: { type: 'string', help: 'how to enlarge: nearest or bilinear', default: 'nearest' },
@@ -30,7 +32,7 @@ const options: Record<string, OptionSpec> = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
-const SYNOPSIS = '--model DIR ("prompt" | --ids 1,2,3) -o out.png [--seed N] [--scale 4] [--temperature T] [--top-k K] [--upsample nearest|bilinear] [--json]';
+const SYNOPSIS = '[--model DIR] ("prompt" | --ids 1,2,3) -o out.png [--seed N] [--scale 4] [--temperature T] [--top-k K] [--upsample nearest|bilinear] [--json]';
 
 /** `-o FILE` is `--output FILE` (the argument parser itself takes long options only). */
 function expandShortOptions(argv: readonly string[]): string[] {
@@ -52,11 +54,9 @@ export const imagine: Command = {
       process.stdout.write(usage('imagine', SYNOPSIS, options) + '\n');
       return 0;
     }
-    const model = o.model as string | undefined;
+    const model = modelPath(o.model as string | undefined, 'imagine');
     const output = o.output as string | undefined;
     const ids = o.ids as number[] | undefined;
-    if (model === undefined) throw new UsageError("option '--model' is required (an image-generator folder: config.json with an 'imagegen' block and model.safetensors)");
-    if (!existsSync(model)) throw new UsageError(`option '--model': no such folder '${model}'`);
     if (output === undefined) throw new UsageError("option '-o' / '--output' is required (the PNG file to write)");
     if (positional.length > 1) throw new UsageError(`imagine takes one prompt, got ${positional.length} arguments (quote the prompt)`);
     if (ids && positional.length > 0) throw new UsageError("give a text prompt or '--ids', not both");

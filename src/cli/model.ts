@@ -2,14 +2,13 @@
  * What every model command shares: the `--model`, `--max-context` and `--profile` options, checking
  * them, and loading the model onto a fresh device.
  */
-import { existsSync } from 'node:fs';
 import { createDevice, type Gpu } from '../device/gpu.ts';
 import { LanguageModel } from '../models/lm.ts';
 import { UsageError, type OptionSpec, type ParsedArgs } from './args.ts';
-import { DEFAULT_MODELS, shippedModelPath } from './shipped.ts';
+import { modelOption, modelPath } from './shipped.ts';
 
 export const modelOptions: Record<string, OptionSpec> = {
-  model: { type: 'string', help: `model folder (Hugging Face config.json + model.safetensors) or llama2.c .bin (default: the shipped models/${DEFAULT_MODELS.generate})` },
+  model: modelOption('generate', 'model folder (Hugging Face config.json + model.safetensors) or llama2.c .bin'),
   'max-context': { type: 'number', help: "KV-cache length in tokens (default: the model's context)" },
   profile: { type: 'boolean', help: 'print the per-node profile table to stderr after the run' },
 };
@@ -22,12 +21,7 @@ export interface LoadedModel {
 }
 
 export async function loadModel(options: ParsedArgs['options']): Promise<LoadedModel> {
-  const given = options.model as string | undefined;
-  // Without --model, the language model that ships in the package's models/ folder (not the cwd's).
-  const path = given ?? shippedModelPath(DEFAULT_MODELS.generate);
-  if (!existsSync(path)) {
-    throw new UsageError(given !== undefined ? `option '--model': no such file or folder '${path}'` : `no --model given and the shipped model '${path}' is missing`);
-  }
+  const path = modelPath(options.model as string | undefined, 'generate');
   const maxContext = options['max-context'] as number | undefined;
   if (maxContext !== undefined && !(Number.isInteger(maxContext) && maxContext > 0)) {
     throw new UsageError(`option '--max-context' needs a positive integer, got ${maxContext}`);

@@ -5,12 +5,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UsageError, type OptionSpec } from './args.ts';
 
 /** The shipped models, by name: each is a folder `models/<name>/` with a model card README.md. */
-export const SHIPPED_MODELS = ['shakespeare-gpt', 'fashion-vit'] as const;
+export const SHIPPED_MODELS = ['shakespeare-gpt', 'fashion-vit', 'fashion-imagegen', 'multi30k-marian'] as const;
 
-/** Which shipped model each command uses when `--model` is not given. */
-export const DEFAULT_MODELS = { generate: 'shakespeare-gpt' } as const;
+/** Which shipped model each command uses when `--model` is not given (`logits` shares `generate`'s). */
+export const DEFAULT_MODELS = {
+  generate: 'shakespeare-gpt',
+  imagine: 'fashion-imagegen',
+  classify: 'fashion-vit',
+  translate: 'multi30k-marian',
+} as const satisfies Record<string, (typeof SHIPPED_MODELS)[number]>;
+
+export type ModelCommand = keyof typeof DEFAULT_MODELS;
 
 let root: string | undefined;
 
@@ -33,4 +41,23 @@ export function packageRoot(): string {
 /** The folder of a shipped model (whether or not it exists: callers say what is missing). */
 export function shippedModelPath(name: string): string {
   return join(packageRoot(), 'models', name);
+}
+
+/** A command's `--model` option: what it takes, and the shipped model used without it. */
+export function modelOption(command: ModelCommand, takes: string): OptionSpec {
+  return { type: 'string', help: `${takes} (default: the shipped models/${DEFAULT_MODELS[command]})` };
+}
+
+/**
+ * The model a command runs: the `--model` option if given, else the command's shipped default
+ * (from the package, not the cwd). Either way it must exist; the error says which one is missing.
+ */
+export function modelPath(given: string | undefined, command: ModelCommand): string {
+  const path = given ?? shippedModelPath(DEFAULT_MODELS[command]);
+  if (existsSync(path)) return path;
+  throw new UsageError(
+    given !== undefined
+      ? `option '--model': no such file or folder '${given}'`
+      : `no --model given and the shipped model '${DEFAULT_MODELS[command]}' is missing (${path}); give --model`,
+  );
 }

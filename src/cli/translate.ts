@@ -1,7 +1,8 @@
 /**
  * `tessera translate`: translate with a Marian (OPUS-MT) model.
  *
- *   tessera translate --model DIR "Ein Hund läuft."             prints the translation
+ *   tessera translate "A man rides a bicycle."                  the shipped multi30k-marian (English → German)
+ *   tessera translate --model DIR "Ein Hund läuft."             another Marian model
  *   tessera translate --model DIR --ids 5,9,2 --json            prints {"ids": [...], "text": "..."}
  *   tessera translate --model DIR --input in.jsonl --output out.jsonl
  *
@@ -10,7 +11,7 @@
  * when the model folder has a tokenizer (source.spm, target.spm, vocab.json). In batch mode the
  * sources are batched together on the GPU and the results are written in input order.
  */
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { LimitError, ShapeError } from '../device/errors.ts';
 import { createDevice } from '../device/gpu.ts';
 import { MarianModel, type TranslateOptions } from '../models/marian/model.ts';
@@ -18,9 +19,10 @@ import { parseArgs, usage, UsageError, type OptionSpec } from './args.ts';
 import type { Command } from './commands.ts';
 import { writeStdout } from './model.ts';
 import { ProgressBar } from './progress.ts';
+import { modelOption, modelPath } from './shipped.ts';
 
 const options: Record<string, OptionSpec> = {
-  model: { type: 'string', help: 'Marian model folder (config.json + model.safetensors, and source.spm, target.spm, vocab.json for text)' },
+  model: modelOption('translate', 'Marian model folder (config.json + model.safetensors, and source.spm, target.spm, vocab.json for text)'),
   beams: { type: 'number', help: "beam search width; 1 = greedy (default: the model's num_beams)" },
   'max-new-tokens': { type: 'number', help: "tokens to generate at most, EOS included (default: the model's max_length − 1)" },
   'length-penalty': { type: 'number', help: "beam scores are divided by length^p (default: the model's length_penalty)" },
@@ -33,7 +35,7 @@ const options: Record<string, OptionSpec> = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
-const SYNOPSIS = '--model DIR [options] ("text" ... | --ids 1,2,3 | --input in.jsonl [--output out.jsonl])';
+const SYNOPSIS = '[--model DIR] [options] ("text" ... | --ids 1,2,3 | --input in.jsonl [--output out.jsonl])';
 
 type Source = string | number[];
 
@@ -78,9 +80,7 @@ export const translate: Command = {
       process.stdout.write(usage('translate', SYNOPSIS, options) + '\n');
       return 0;
     }
-    const path = o.model as string | undefined;
-    if (path === undefined) throw new UsageError("option '--model' is required (a Marian model folder with config.json and model.safetensors)");
-    if (!existsSync(path)) throw new UsageError(`option '--model': no such folder '${path}'`);
+    const path = modelPath(o.model as string | undefined, 'translate');
     const translateOptions: TranslateOptions = {
       numBeams: positiveInteger(o.beams, 'beams'),
       maxNewTokens: positiveInteger(o['max-new-tokens'], 'max-new-tokens'),
