@@ -19,6 +19,7 @@ import { loadavg } from 'node:os';
 import { createDevice, type Gpu } from '../src/device/gpu.ts';
 import { ImageGenerator } from '../src/models/imagegen/generator.ts';
 import { writeSafetensors, type SafetensorsTensor } from '../src/models/safetensors.ts';
+import { measure, randomUniform } from './timing.ts';
 
 interface Shape {
   /** What BENCH_FILTER matches. */
@@ -52,40 +53,6 @@ interface Row {
   picture?: string;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-async function measure(runs: number, fn: () => Promise<unknown>): Promise<{ wallMs: number; cpuMs: number }> {
-  await fn();
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await fn();
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-  }
-  return { wallMs: median(wall), cpuMs: median(cpu) };
-}
-
-/** Seeded uniform values in [-scale, scale] (xorshift32). */
-function random(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 2 * scale;
-  }
-  return out;
-}
-
 /** A GPT-2 image generator in memory: text 0..255, image tokens, then BOS and IMAGE_START. */
 function checkpoint(c: Shape): { config: Record<string, unknown>; weights: Uint8Array; params: number } {
   const vocab = TEXT_VOCAB + c.codebook + 2;
@@ -95,7 +62,7 @@ function checkpoint(c: Shape): { config: Record<string, unknown>; weights: Uint8
   let seed = 1;
   const add = (name: string, shape: number[], scale = 0.02, fill?: number) => {
     const n = shape.reduce((a, b) => a * b, 1);
-    tensors[name] = { dtype: 'F32', shape, data: fill === undefined ? random(n, seed++, scale) : new Float32Array(n).fill(fill) };
+    tensors[name] = { dtype: 'F32', shape, data: fill === undefined ? randomUniform(n, seed++, scale) : new Float32Array(n).fill(fill) };
   };
   add('wte.weight', [vocab, D]);
   add('wpe.weight', [context, D]);
@@ -118,7 +85,7 @@ function checkpoint(c: Shape): { config: Record<string, unknown>; weights: Uint8
   add('ln_f.bias', [D], 0, 0);
   const params = Object.values(tensors).reduce((n, t) => n + t.data.length, 0);
   const codebookSize = c.codebook * c.patch * c.patch * 3;
-  tensors.codebook = { dtype: 'U8', shape: [c.codebook, c.patch, c.patch, 3], data: Uint8Array.from(random(codebookSize, 99, 1), (v) => Math.floor((v + 1) * 127.5)) };
+  tensors.codebook = { dtype: 'U8', shape: [c.codebook, c.patch, c.patch, 3], data: Uint8Array.from(randomUniform(codebookSize, 99, 1), (v) => Math.floor((v + 1) * 127.5)) };
   const config = {
     model_type: 'gpt2', vocab_size: vocab, n_positions: context, n_embd: D, n_layer: c.layers, n_head: c.heads,
     layer_norm_epsilon: 1e-5, activation_function: 'gelu_new', tie_word_embeddings: true,

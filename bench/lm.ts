@@ -25,6 +25,7 @@ import { LanguageModel } from '../src/models/lm.ts';
 import { loadSafetensors, writeSafetensors, type SafetensorsTensor } from '../src/models/safetensors.ts';
 import { dataPath } from '../test/util/data.ts';
 import { TfjsGpt2, type Gpt2Shape, type HostWeights } from './tfjs-gpt2.ts';
+import { measure, randomUniform, type Timing } from './timing.ts';
 
 
 const GPT2_SMALL: Gpt2Shape = { vocab: 50257, context: 1024, dim: 768, layers: 12, heads: 12 };
@@ -47,54 +48,12 @@ interface Row {
   met?: boolean;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** Wall-clock and process CPU milliseconds (lavapipe's threads run in this process, so CPU time
- *  counts the "GPU" work too; on a shared machine it moves less than wall time). */
-interface Timing {
-  wallMs: number;
-  cpuMs: number;
-}
-
-/** Runs `fn` once to warm up, then `runs` times; returns the median wall and CPU times. */
-async function measure(runs: number, fn: () => Promise<unknown>): Promise<Timing> {
-  await fn();
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await fn();
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-  }
-  return { wallMs: median(wall), cpuMs: median(cpu) };
-}
-
-/** Seeded uniform weights in [-scale, scale] (xorshift32: 124M floats in well under a second). */
-function randomWeights(shape: number[], seed: number, scale = 0.02): Float32Array {
-  const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < out.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 2 * scale;
-  }
-  return out;
-}
-
 /** GPT-2 weights by Hugging Face name, random except the norms (weight 1, bias 0). */
 function gpt2Weights(c: Gpt2Shape): HostWeights {
   const { vocab: V, context: P, dim: D, layers: L } = c;
   const w: HostWeights = {};
   let seed = 1;
-  const rand = (name: string, shape: number[]) => (w[name] = { data: randomWeights(shape, seed++), shape });
+  const rand = (name: string, shape: number[]) => (w[name] = { data: randomUniform(shape.reduce((a, b) => a * b, 1), seed++, 0.02), shape });
   const norm = (prefix: string) => {
     w[`${prefix}.weight`] = { data: new Float32Array(D).fill(1), shape: [D] };
     w[`${prefix}.bias`] = { data: new Float32Array(D), shape: [D] };

@@ -24,6 +24,7 @@ import { sinusoidalPositions } from '../src/models/marian/config.ts';
 import { MarianModel } from '../src/models/marian/model.ts';
 import { loadSafetensors, writeSafetensors, type SafetensorsTensor } from '../src/models/safetensors.ts';
 import { TfjsMarian, type HostWeights, type MarianShape } from './tfjs-marian.ts';
+import { measure, randomUniform, type Timing } from './timing.ts';
 
 const BASE = { vocab: 58101, dim: 512, layers: 6, heads: 8, ffn: 2048, positions: 512 };
 const ENCODER_BATCH = 8;
@@ -41,52 +42,12 @@ interface Row {
   tfjsCpuMs?: number;
 }
 
-interface Timing {
-  wallMs: number;
-  cpuMs: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** Runs `fn` once to warm up, then `runs` times; the median wall and process CPU times. */
-async function measure(runs: number, fn: () => Promise<unknown>): Promise<Timing> {
-  await fn();
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await fn();
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-  }
-  return { wallMs: median(wall), cpuMs: median(cpu) };
-}
-
-/** Seeded uniform weights in [-scale, scale] (xorshift32). */
-function randomWeights(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 2 * scale;
-  }
-  return out;
-}
-
 /** A Transformer-base Marian checkpoint by HF name: random linears and embedding, norms 1 and 0. */
 function baseWeights(): HostWeights {
   const { vocab: V, dim: D, layers: L, ffn: F } = BASE;
   const w: HostWeights = {};
   let seed = 1;
-  const rand = (name: string, shape: number[], scale: number) => (w[name] = { data: randomWeights(shape.reduce((a, b) => a * b, 1), seed++, scale), shape });
+  const rand = (name: string, shape: number[], scale: number) => (w[name] = { data: randomUniform(shape.reduce((a, b) => a * b, 1), seed++, scale), shape });
   const linear = (p: string, out: number, inp: number) => {
     rand(`${p}.weight`, [out, inp], Math.sqrt(3 / inp));
     rand(`${p}.bias`, [out], 0.02);

@@ -22,6 +22,7 @@ import { createDevice, type Gpu } from '../src/device/gpu.ts';
 import { loadSafetensors, writeSafetensors, type SafetensorsTensor } from '../src/models/safetensors.ts';
 import { VisionTransformer } from '../src/models/vit/model.ts';
 import { TfjsVit, type HostWeights, type VitShape } from './tfjs-vit.ts';
+import { measure, randomUniform } from './timing.ts';
 
 const VIT_B16: VitShape & { intermediate: number; labels: number } = {
   imageSize: 224, patchSize: 16, channels: 3, dim: 768, layers: 12, heads: 12, eps: 1e-12, intermediate: 3072, labels: 1000,
@@ -47,53 +48,13 @@ interface Row {
   met?: boolean;
 }
 
-interface Timing {
-  wallMs: number;
-  cpuMs: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** Runs `fn` once to warm up (unless told not to), then `runs` times; median wall and process CPU milliseconds. */
-async function measure(runs: number, fn: () => Promise<unknown>, warmUp = true): Promise<Timing> {
-  if (warmUp) await fn();
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await fn();
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-  }
-  return { wallMs: median(wall), cpuMs: median(cpu) };
-}
-
-/** Seeded uniform values in [-scale, scale] (xorshift32: 86M floats in well under a second). */
-function randomValues(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 2 * scale;
-  }
-  return out;
-}
-
 /** ViT-B/16 weights by Hugging Face name: random, except the norms (weight 1, bias 0). */
 function vitWeights(c: typeof VIT_B16): HostWeights {
   const { dim: D, intermediate: F, channels: C, patchSize: p } = c;
   const N = (c.imageSize / p) ** 2;
   const w: HostWeights = {};
   let seed = 1;
-  const rand = (name: string, shape: number[], scale = 0.02) => (w[name] = { data: randomValues(shape.reduce((a, b) => a * b, 1), seed++, scale), shape });
+  const rand = (name: string, shape: number[], scale = 0.02) => (w[name] = { data: randomUniform(shape.reduce((a, b) => a * b, 1), seed++, scale), shape });
   const norm = (prefix: string) => {
     w[`${prefix}.weight`] = { data: new Float32Array(D).fill(1), shape: [D] };
     w[`${prefix}.bias`] = { data: new Float32Array(D), shape: [D] };
@@ -159,7 +120,7 @@ async function checkTfjsForward(): Promise<void> {
 function randomPngs(count: number): Uint8Array[] {
   return Array.from({ length: count }, (_, i) => {
     const png = new PNG({ width: 256, height: 256 });
-    const noise = randomValues(256 * 256 * 4, 1000 + i, 1);
+    const noise = randomUniform(256 * 256 * 4, 1000 + i, 1);
     for (let j = 0; j < noise.length; j++) png.data[j] = j % 4 === 3 ? 255 : Math.floor((noise[j]! + 1) * 127.5);
     return PNG.sync.write(png);
   });
@@ -176,7 +137,7 @@ async function main(): Promise<void> {
   const params = Object.values(weights).reduce((a, w) => a + w.data.length, 0);
   console.log(`ViT-B/16-shaped model: ${(params / 1e6).toFixed(1)}M parameters, made in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const perImage = c.channels * c.imageSize * c.imageSize;
-  const pixels = randomValues(Math.max(...BATCHES) * perImage, 7, 1);
+  const pixels = randomUniform(Math.max(...BATCHES) * perImage, 7, 1);
   const rows: Row[] = [];
   // Results are written after every measurement, so a run cut short still leaves its figures.
   const save = () => {
