@@ -27,16 +27,26 @@ def data_dir():
     return os.path.abspath(os.environ.get("TESSERA_DATA", os.path.join(REPO, "..", "shared", "data")))
 
 
-def seed_everything(seed, threads=2):
+def seed_everything(seed, threads=2, device="cpu"):
+    """Fixed seeds and deterministic kernels. On CUDA (`--device cuda`, for a quick run on a GPU) cuBLAS
+    needs a fixed workspace to be deterministic, and an op with no deterministic CUDA kernel only warns:
+    a GPU run is repeatable on the same GPU and torch build, but its weights differ from a CPU run's."""
     random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    if device == "cpu":
+        torch.use_deterministic_algorithms(True)
+    else:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def _rows_as_conv(x, weight_out_in, bias):
     """x [..., in] @ weight^T + bias, as a 1x1 conv. torch sends a 1x1 conv with batch < 16 on one
-    thread to its slow im2col path, so rows are split into a batch of 16 when they divide evenly."""
+    thread to its slow im2col path, so rows are split into a batch of 16 when they divide evenly.
+    On a GPU the plain matrix product is the fast path."""
+    if x.is_cuda:
+        return F.linear(x, weight_out_in, bias)
     d_in, d_out = x.shape[-1], weight_out_in.shape[0]
     rows = x.numel() // d_in
     n = 16 if rows % 16 == 0 else 1

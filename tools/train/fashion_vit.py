@@ -159,7 +159,8 @@ def augment(batch_u8, gen, shift, flip_prob):
 @torch.no_grad()
 def predict(model, images_u8, mean, std, batch=100):
     model.eval()
-    logits = torch.cat([model(normalise(images_u8[i : i + batch], mean, std)) for i in range(0, len(images_u8), batch)])
+    device = next(model.parameters()).device
+    logits = torch.cat([model(normalise(images_u8[i : i + batch].to(device), mean, std)).cpu() for i in range(0, len(images_u8), batch)])
     model.train()
     return logits
 
@@ -172,12 +173,12 @@ def normalise(images_u8, mean, std):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=os.path.join(REPO, "models", "fashion-vit"))
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--dim", type=int, default=64)
+    p.add_argument("--layers", type=int, default=6)
+    p.add_argument("--dim", type=int, default=96)
     p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--mlp", type=int, default=128)
+    p.add_argument("--mlp", type=int, default=192)
     p.add_argument("--patch", type=int, default=4)
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=0.05)
@@ -188,11 +189,12 @@ def main():
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--init-from", help="continue from the model a previous run saved in this folder (a second stage)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cuda: the same recipe on a GPU (same metrics, not the same bits)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--time-steps", type=int, default=0, help="only time this many steps, write nothing")
     args = p.parse_args()
 
-    seed_everything(args.seed, args.threads)
+    seed_everything(args.seed, args.threads, args.device)
     folder = os.path.join(data_dir(), "fashion-mnist")
     train_x, train_y = load_split(folder, "train")
     test_x, test_y = load_split(folder, "t10k")
@@ -234,6 +236,7 @@ def main():
 
     model = ViT(config)
     stages = init_from(args.init_from, args.out, model) if args.init_from else []
+    model.to(args.device)
     n_params = sum(t.numel() for t in model.parameters())
     decay = [t for n, t in model.named_parameters() if t.dim() >= 2 and "embeddings" not in n]
     no_decay = [t for n, t in model.named_parameters() if not (t.dim() >= 2 and "embeddings" not in n)]
@@ -262,7 +265,7 @@ def main():
         for b in range(steps_per_epoch):
             idx = order[b * args.batch : (b + 1) * args.batch]
             x = normalise(augment(train_x[idx], gen, args.shift, args.flip_prob), mean, std)
-            y = train_y[idx]
+            x, y = x.to(args.device), train_y[idx].to(args.device)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)
             logits = model(x)
@@ -292,7 +295,7 @@ def main():
     train_time = time.time() - t0
 
     # fp16 storage if every test prediction stays the same
-    f32_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    f32_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     logits32 = predict(model, test_x, mean, std)
     model.load_state_dict({k: v.half().float() for k, v in f32_state.items()})
     logits16 = predict(model, test_x, mean, std)
@@ -326,6 +329,7 @@ def main():
         "total_train_time_s": round(train_time + sum(s["train_time_s"] for s in stages), 1),
         "normalisation": {"mean": mean, "std": std},
         "torch": torch.__version__,
+        "trained_on": torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} threads",
     }
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)

@@ -45,6 +45,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 import time
 
@@ -205,7 +206,7 @@ class Marian(nn.Module):
 
     def hidden(self, dec_ids, enc, enc_mask):
         T = dec_ids.shape[1]
-        causal = torch.ones(T, T, dtype=torch.bool).tril()[None, None]
+        causal = torch.ones(T, T, dtype=torch.bool, device=dec_ids.device).tril()[None, None]
         cross = enc_mask.bool()[:, None, None, :]
         x = self.embed(dec_ids)
         for layer in self.model.decoder.layers:
@@ -257,7 +258,8 @@ def collate(indices, src, tgt, pad, start):
 
 def pair_loss(model, batch, pad, smoothing):
     """(label-smoothed loss per target token, plain NLL per target token, target tokens)."""
-    src_ids, src_mask, dec_in, labels = batch
+    device = model.final_logits_bias.device
+    src_ids, src_mask, dec_in, labels = (t.to(device) for t in batch)
     logits = model.logits(model.hidden(dec_in, model.encode(src_ids, src_mask), src_mask))
     flat, y = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
     loss = F.cross_entropy(flat, y, ignore_index=pad, label_smoothing=smoothing)
@@ -467,11 +469,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=os.path.join(REPO, "models", "multi30k-marian"))
     p.add_argument("--vocab-size", type=int, default=4000)
+    p.add_argument("--spm", help="a SentencePiece model this script trained before (another sentencepiece build may train another)")
     p.add_argument("--dim", type=int, default=128)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--ffn", type=int, default=512)
-    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--smoothing", type=float, default=0.1)
     p.add_argument("--batch-tokens", type=int, default=2500, help="padded source+target tokens per batch, at most")
     p.add_argument("--epochs", type=int, default=10)
@@ -484,6 +487,7 @@ def main():
     p.add_argument("--val-every", type=int, default=200)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=1, help="1: on a shared, oversubscribed CPU, OpenMP threads spin-waiting on each other cost far more than they give")
+    p.add_argument("--device", default="cpu", help="cuda: train on a GPU (same recipe and metrics, not the same bits); decoding stays on the CPU")
     p.add_argument("--time-steps", type=int, default=0, help="only time this many steps, write nothing")
     p.add_argument("--eval-only", action="store_true", help="only decode the saved model and recompute its metrics")
     p.add_argument("--finish", action="store_true", help="only run the after-training steps on the float32 checkpoint training saved")
@@ -497,7 +501,7 @@ def main():
     if args.check_greedy:
         check_greedy(args.out, args.check_greedy)
         return
-    seed_everything(args.seed, args.threads)
+    seed_everything(args.seed, args.threads, args.device)
     if args.finish:
         finish(args, stopped_early=True)
         return
@@ -515,7 +519,10 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     en_train, de_train = read_lines("train.en.gz"), read_lines("train.de.gz")
     spm_model = os.path.join(args.out, "joint.model.tmp")
-    train_unigram(en_train + de_train, spm_model, args.vocab_size)
+    if args.spm:
+        shutil.copyfile(args.spm, spm_model)
+    else:
+        train_unigram(en_train + de_train, spm_model, args.vocab_size)
     vocab = write_marian_tokenizer(args.out, spm_model, spm_model, "en", "de")
     os.remove(spm_model)
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.out, "source.spm"))
@@ -530,7 +537,7 @@ def main():
     steps = args.steps or args.epochs * len(batches)
     stop_file = os.path.join(args.out, "STOP")  # touch it to end training early (then rerun with --steps to reproduce)
 
-    model = Marian(c, args.dropout)
+    model = Marian(c, args.dropout).to(args.device)
     model.train()
     n_params = sum(t.numel() for t in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
@@ -581,7 +588,7 @@ def main():
     log.close()
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(dict(c, torch_dtype="float32"), f, indent=2)
-    write_safetensors(os.path.join(args.out, "model.safetensors"), model.state_dict(), {"format": "pt"})
+    write_safetensors(os.path.join(args.out, "model.safetensors"), {k: v.cpu() for k, v in model.state_dict().items()}, {"format": "pt"})
     finish(args, stopped_early=stopped)
 
 
@@ -611,7 +618,7 @@ def finish(args, stopped_early=False):
         with open(config_path, "w") as f:
             json.dump(config32, f, indent=2)
         metrics, _, _ = evaluate(args.out)
-    hyper = {k: v for k, v in vars(args).items() if k not in ("time_steps", "eval_only", "bleu", "check_greedy", "finish")}
+    hyper = {k: v for k, v in vars(args).items() if k not in ("time_steps", "eval_only", "bleu", "check_greedy", "finish", "device")}
     metrics.update({
         "parameters": sum(t.numel() for t in state.values()),
         "vocab_size": config32["vocab_size"],
@@ -623,11 +630,26 @@ def finish(args, stopped_early=False):
         "train_time_s": round(train_time, 1),
         "train_steps": steps,
         "train_epochs": epochs,
-        "reproduce": "nice -n 10 /usr/bin/python3 tools/train/multi30k_marian.py" + (f" --steps {steps}" if stopped_early or args.steps else ""),
+        "reproduce": " ".join(["nice -n 10 /usr/bin/python3 tools/train/multi30k_marian.py", *recipe_flags(sys.argv[1:])]
+                              + ([f"--steps {steps}"] if stopped_early and not args.steps else [])),
+        "trained_on": (torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} threads") if not args.finish else None,
         "torch": torch.__version__,
         "hyperparameters": hyper | {"out": os.path.relpath(args.out, REPO)},
     })
     write_metrics(args.out, metrics)
+
+
+def recipe_flags(argv):
+    """The command line's flags less those that choose where and how fast it runs, not what it trains."""
+    flags, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--device", "--threads", "--out", "--spm"):
+            skip = True
+        elif not a.startswith(("--device=", "--threads=", "--out=", "--spm=", "--finish")):
+            flags.append(a)
+    return flags
 
 
 def write_metrics(out_dir, metrics):
