@@ -6,6 +6,7 @@
  *   tessera eval                                   every shipped model that is present
  *   tessera eval --model shakespeare-gpt --json    one model, as JSON
  *   tessera eval --model fashion-vit --limit 500   only the first 500 test images
+ *   tessera eval --model multi30k-marian --limit 100   BLEU of the first 100 test sentences
  *
  * Each evaluation is an entry in EVALUATIONS: what it measures, the data it reads, and a `run`
  * that returns metrics and checks. A folder given as --model is evaluated like the shipped model of
@@ -21,6 +22,11 @@
  *   model's preprocessor_config.json), with images/s of the forward passes.
  * fashion-imagegen: the share of images generated from each class prompt (temperature 1, 50 seeds
  *   per class) that the shipped fashion-vit classifies as that class (src/cli/imagegen-eval.ts).
+ * multi30k-marian: BLEU of the translator's beam search (config.json's num_beams and lengths) on the
+ *   1,000 English → German sentences of Multi30k test_2016_flickr, nltk's corpus BLEU over 13a tokens
+ *   as the training script computes it (src/cli/bleu.ts); the first 100 sentences are also
+ *   translated greedily and must give PyTorch's ids (greedy_test100.jsonl)
+ *   (src/cli/translation-eval.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -33,6 +39,7 @@ import { parseArgs, usage, UsageError, type OptionSpec } from './args.ts';
 import type { Command } from './commands.ts';
 import { ProgressBar } from './progress.ts';
 import { evaluateImagegen } from './imagegen-eval.ts';
+import { evaluateTranslation, TRANSLATION_TEST_FILES } from './translation-eval.ts';
 import { packageRoot, SHIPPED_MODELS, shippedModelPath } from './shipped.ts';
 
 /** One pass/fail line of a report: a target, or agreement with PyTorch. */
@@ -260,11 +267,20 @@ const imagegenEvaluation: Evaluation = {
   run: (gpu, folder, _dataDir, limit) => evaluateImagegen(gpu, folder, limit, trainingMetrics(folder)),
 };
 
-/** The shipped models' evaluations; imagegen and translation add theirs here. */
+// ---- translator: BLEU on Multi30k's test set (src/cli/translation-eval.ts) ------------------------
+
+const translationEvaluation: Evaluation = {
+  task: 'BLEU of beam-search translations of the Multi30k test_2016_flickr sentences (English → German)',
+  data: [...TRANSLATION_TEST_FILES],
+  run: (gpu, folder, dataDir, limit) => evaluateTranslation(gpu, folder, dataDir, limit, trainingMetrics(folder)),
+};
+
+/** The shipped models' evaluations. */
 export const EVALUATIONS: Record<string, Evaluation> = {
   'shakespeare-gpt': heldOutEvaluation,
   'fashion-vit': fashionEvaluation,
   'fashion-imagegen': imagegenEvaluation,
+  'multi30k-marian': translationEvaluation,
 };
 
 /** A shipped model's name, or a folder evaluated like the shipped model of its kind. */
@@ -278,21 +294,26 @@ function resolveModel(arg: string): { name: string; folder: string; evaluation: 
   }
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as { model_type?: string; imagegen?: unknown };
   const type = config.model_type;
-  const kind = config.imagegen !== undefined ? 'fashion-imagegen' : type === 'vit' ? 'fashion-vit' : type === 'gpt2' || type === 'llama' ? 'shakespeare-gpt' : undefined;
-  if (!kind) throw new UsageError(`option '--model': '${arg}' has model_type ${JSON.stringify(type)}; eval knows gpt2/llama (held-out loss) and vit (Fashion-MNIST)`);
+  const kind =
+    config.imagegen !== undefined ? 'fashion-imagegen'
+    : type === 'vit' ? 'fashion-vit'
+    : type === 'gpt2' || type === 'llama' ? 'shakespeare-gpt'
+    : type === 'marian' ? 'multi30k-marian'
+    : undefined;
+  if (!kind) throw new UsageError(`option '--model': '${arg}' has model_type ${JSON.stringify(type)}; eval knows gpt2/llama (held-out loss), vit (Fashion-MNIST accuracy), image generators (class agreement) and marian (Multi30k BLEU)`);
   return { name: basename(folder), folder, evaluation: EVALUATIONS[kind]! };
 }
 
 const options: Record<string, OptionSpec> = {
   model: { type: 'string', help: `a shipped model (${SHIPPED_MODELS.join(', ')}) or a model folder of one of their kinds (default: every shipped model present)` },
-  limit: { type: 'number', help: 'evaluate only the first N windows (language model) or test images (classifier), or N seeds per class (image generator)' },
+  limit: { type: 'number', help: 'evaluate only the first N windows (language model), test images (classifier) or test sentences (translator), or N seeds per class (image generator)' },
   data: { type: 'string', help: 'the shared data folder (default: $TESSERA_DATA, else ../shared/data next to the package)' },
   json: { type: 'boolean', help: 'print one JSON object {model: report} instead of text' },
   help: { type: 'boolean', help: 'show this help' },
 };
 
 export const evaluate: Command = {
-  summary: "measure the shipped models (held-out loss, test accuracy) against PyTorch's figures and the targets",
+  summary: "measure the shipped models (held-out loss, test accuracy, class agreement, BLEU) against PyTorch's figures and the targets",
   async run(argv) {
     const { positional, options: o } = parseArgs(argv, options);
     if (o.help) {
