@@ -57,11 +57,16 @@ struct Params {
 // minutes to compile. Constants only size arrays.
 const HEAD_DIM = ${HEAD_DIM}u;
 const THREADS = ${THREADS}u;
+// The caches are read a chunk of a head's row at a time: vec4s when HEAD_DIM divides by 4, else
+// vec2s (HEAD_DIM is even). Per float, a chunk load costs a fraction of a scalar one on lavapipe.
+const CHUNK = ${CHUNK}u;
+alias Chunk = vec${CHUNK}<f32>;
+const CHUNKS = HEAD_DIM / CHUNK;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> k_cache: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v_cache: array<f32>;
+@group(0) @binding(2) var<storage, read_write> k_cache: array<Chunk>;
+@group(0) @binding(3) var<storage, read_write> v_cache: array<Chunk>;
 @group(0) @binding(4) var<storage, read> ids: array<i32>;
 @group(0) @binding(5) var<storage, read> position: array<u32>;
 @group(0) @binding(6) var<storage, read_write> logits: array<f32>;
@@ -165,40 +170,41 @@ fn layer_step(lid: u32, layer: u32, p: u32) {
   for (var h = lid; h < params.heads; h += THREADS) {
     let kvh = h / params.heads_per_kv;
     let qkv = head_qkv(qkv_w, h, kvh, r, p);
-    var q: array<f32, HEAD_DIM>;
-    var k: array<f32, HEAD_DIM>;
-    var v: array<f32, HEAD_DIM>;
+    var q: array<Chunk, CHUNKS>;
+    var k: array<Chunk, CHUNKS>;
+    var v: array<Chunk, CHUNKS>;
     for (var d = 0u; d < HEAD_DIM; d++) {
-      q[d] = qkv[d];
-      k[d] = qkv[HEAD_DIM + d];
-      v[d] = qkv[2u * HEAD_DIM + d];
+      q[d / CHUNK][d % CHUNK] = qkv[d];
+      k[d / CHUNK][d % CHUNK] = qkv[HEAD_DIM + d];
+      v[d / CHUNK][d % CHUNK] = qkv[2u * HEAD_DIM + d];
     }
-    let cache_at = layer * params.cache_rows * KV + kvh * HEAD_DIM;
+    let cache_at = (layer * params.cache_rows * KV + kvh * HEAD_DIM) / CHUNK;  // in chunks
+    let row_chunks = KV / CHUNK;
     if (h % params.heads_per_kv == 0u && p < params.cache_rows) {
-      for (var d = 0u; d < HEAD_DIM; d++) {
-        k_cache[cache_at + p * KV + d] = k[d];
-        v_cache[cache_at + p * KV + d] = v[d];
+      for (var c = 0u; c < CHUNKS; c++) {
+        k_cache[cache_at + p * row_chunks + c] = k[c];
+        v_cache[cache_at + p * row_chunks + c] = v[c];
       }
     }
     // The new key first: it sets a finite running max, so no key needs a −∞ stand-in.
     var m = 0.0;
-    for (var d = 0u; d < HEAD_DIM; d++) { m += q[d] * k[d]; }
+    for (var c = 0u; c < CHUNKS; c++) { m += dot(q[c], k[c]); }
     var l = 1.0;
     var acc = v;
     for (var j = 0u; j < min(p, params.cache_rows); j++) {
-      let key = cache_at + j * KV;
+      let key = cache_at + j * row_chunks;
       var score = 0.0;
-      for (var d = 0u; d < HEAD_DIM; d++) { score += q[d] * k_cache[key + d]; }
+      for (var c = 0u; c < CHUNKS; c++) { score += dot(q[c], k_cache[key + c]); }
       let m_next = max(m, score);
       let correction = exp2(m - m_next);
       let weight = exp2(score - m_next);
       l = l * correction + weight;
-      for (var d = 0u; d < HEAD_DIM; d++) { acc[d] = acc[d] * correction + weight * v_cache[key + d]; }
+      for (var c = 0u; c < CHUNKS; c++) { acc[c] = acc[c] * correction + weight * v_cache[key + c]; }
       m = m_next;
     }
     for (var d = 0u; d < HEAD_DIM; d++) {
       let e = h * HEAD_DIM + d;
-      act[e / 4u][e % 4u] = acc[d] / l;
+      act[e / 4u][e % 4u] = acc[d / CHUNK][d % CHUNK] / l;
     }
   }
   workgroupBarrier();
