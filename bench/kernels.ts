@@ -20,7 +20,8 @@
 // |   same, 16 rows × vec4 / 16 rows × vec2 / 24 rows × vec2 per lane           |  21–23  |
 // |   same + b tile in workgroup memory (32–128 k per barrier), 64 rows / wg    |  12–15  |
 // |   64-lane workgroups, 8 rows × 256 columns  (same minute as the next row)   |  10–17  |
-// |   4 row blocks of 8 lanes sharing 32 columns (b panel reused from cache)    |  16–21  | ← shipped
+// |   4 row blocks of 8 lanes sharing 32 columns (b panel reused from cache)    |  16–21  |
+// |   same, 16 rows per block (idle machine, A/B in the same minute: 19–21)     |  23–25  | ← shipped
 //
 // Matrix-vector (M = 1, transposed 40000×768 weight, CPU ms): scalar loads 35–48, vec4 loads
 // 29–41 (shipped), one lane per output row 33–46.
