@@ -41,6 +41,11 @@ def seed_everything(seed, threads=2, device="cpu"):
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def device_description(device, threads):
+    """What metrics.json records as `trained_on`: the GPU's name, or the CPU thread count."""
+    return torch.cuda.get_device_name(device) if device.startswith("cuda") else f"CPU, {threads} threads"
+
+
 def _rows_as_conv(x, weight_out_in, bias):
     """x [..., in] @ weight^T + bias, as a 1x1 conv. torch sends a 1x1 conv with batch < 16 on one
     thread to its slow im2col path, so rows are split into a batch of 16 when they divide evenly.

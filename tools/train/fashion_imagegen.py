@@ -286,10 +286,7 @@ def main():
     p.add_argument("--eval-only", action="store_true", help="only (re)measure the class agreement of the saved model")
     args = p.parse_args()
 
-    seed_everything(args.seed, args.threads)
-    if args.device != "cpu":
-        # Some CUDA kernels (embedding backward, ...) have no deterministic version: warn, don't stop.
-        torch.use_deterministic_algorithms(True, warn_only=True)
+    seed_everything(args.seed, args.threads, args.device)
     if args.eval_only:
         evaluate(args.out, args.vit, args.seeds_per_class, args.device)
         return

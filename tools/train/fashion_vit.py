@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import REPO, LossLog, init_from, data_dir, nn_linear, seed_everything, write_safetensors
+from common import REPO, LossLog, init_from, data_dir, device_description, nn_linear, seed_everything, write_safetensors
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -329,7 +329,7 @@ def main():
         "total_train_time_s": round(train_time + sum(s["train_time_s"] for s in stages), 1),
         "normalisation": {"mean": mean, "std": std},
         "torch": torch.__version__,
-        "trained_on": torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} threads",
+        "trained_on": device_description(args.device, args.threads),
     }
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)

@@ -53,7 +53,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import REPO, LossLog, data_dir, nn_linear, read_safetensors, seed_everything, write_safetensors
+from common import REPO, LossLog, data_dir, device_description, nn_linear, read_safetensors, seed_everything, write_safetensors
 from sentencepiece_multi30k import train_unigram, write_marian_tokenizer
 
 import marian_reference as reference  # float64 HF Marian + generate(): the golden decoder
@@ -632,7 +632,7 @@ def finish(args, stopped_early=False):
         "train_epochs": epochs,
         "reproduce": " ".join(["nice -n 10 /usr/bin/python3 tools/train/multi30k_marian.py", *recipe_flags(sys.argv[1:])]
                               + ([f"--steps {steps}"] if stopped_early and not args.steps else [])),
-        "trained_on": (torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} threads") if not args.finish else None,
+        "trained_on": device_description(args.device, args.threads) if not args.finish else None,
         "torch": torch.__version__,
         "hyperparameters": hyper | {"out": os.path.relpath(args.out, REPO)},
     })
