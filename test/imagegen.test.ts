@@ -171,6 +171,80 @@ describe('LanguageModel allowedTokens', () => {
   });
 });
 
+describe('classifier-free guidance', () => {
+  /** u + scale·(c − u) from full-sequence logits (the prefill path), masked to the range, argmax: the reference greedy step. */
+  async function guidedGreedy(lm: LanguageModel, prompt: number[], unconditional: number[], scale: number, n: number, allowed: { start: number; end: number }): Promise<number[]> {
+    const V = lm.config.vocabSize;
+    const out: number[] = [];
+    for (let step = 0; step < n; step++) {
+      const last = async (ids: number[]) => (await lm.logits(ids)).subarray((ids.length - 1) * V, ids.length * V);
+      const [c, u] = [await last([...prompt, ...out]), await last([...unconditional, ...out])];
+      let best = allowed.start;
+      for (let i = allowed.start; i < allowed.end; i++) {
+        if (u[i]! + scale * (c[i]! - u[i]!) > u[best]! + scale * (c[best]! - u[best]!)) best = i;
+      }
+      out.push(best);
+    }
+    return out;
+  }
+
+  test('LanguageModel: guided greedy decoding is the host reference step by step; scale 1 is plain decoding', async () => {
+    const lm = await LanguageModel.load(gpu, fixture('gpt2-tiny'));
+    try {
+      const allowed = { start: 20, end: 60 };
+      const prompt = [5, 9, 2, 31], unconditional = [5];
+      const run = async (options: Parameters<LanguageModel['generate']>[1]) => {
+        const ids: number[] = [];
+        for await (const t of lm.generate(prompt, { maxNewTokens: 10, allowedTokens: allowed, ...options })) ids.push(t.id);
+        return ids;
+      };
+      const guided = await run({ guidance: { scale: 3, unconditional } });
+      expect(guided).toEqual(await guidedGreedy(lm, prompt, unconditional, 3, 10, allowed));
+      const plain = await run({});
+      expect(await run({ guidance: { scale: 1, unconditional } })).toEqual(plain);
+      expect(guided).not.toEqual(plain); // the unconditional side changed the choice
+      // Sampling: reproducible by seed, inside the range, with and without top-k.
+      for (const extra of [{}, { topK: 4 }]) {
+        const a = await run({ temperature: 1, seed: 11, guidance: { scale: 2, unconditional }, ...extra });
+        expect(await run({ temperature: 1, seed: 11, guidance: { scale: 2, unconditional }, ...extra })).toEqual(a);
+        for (const id of a) expect(id >= 20 && id < 60, `token ${id}`).toBe(true);
+      }
+      // The twin's cache is its own: the model's logits are untouched by it.
+      const after = await lm.logits(prompt);
+      const again = await lm.logits(prompt);
+      expect(Array.from(after)).toEqual(Array.from(again));
+      const bad = (guidance: { scale: number; unconditional: number[] }) => lm.generate(prompt, { guidance }).next();
+      await expect(bad({ scale: Number.NaN, unconditional })).rejects.toThrow(/guidance scale must be a finite number, got NaN/);
+      await expect(bad({ scale: 2, unconditional: [] })).rejects.toThrow(/unconditional sequence of guidance is empty/);
+      await expect(bad({ scale: 2, unconditional: [500] })).rejects.toThrow(/token id 500 at index 0 is not in the model's vocabulary/);
+    } finally {
+      lm.destroy();
+    }
+  });
+
+  test("ImageGenerator: the config's guidance_scale is the default, the empty prompt the unconditional side", async () => {
+    const dir = fixture('imagegen-tiny');
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown> & { imagegen: Record<string, unknown> };
+    const weights = readFileSync(join(dir, 'model.safetensors'));
+    const tokenizer = await loadGpt2Tokenizer(dir);
+    const plain = await ImageGenerator.fromBuffers(gpu, { config, weights, tokenizer });
+    const guided = await ImageGenerator.fromBuffers(gpu, { config: { ...config, imagegen: { ...config.imagegen, guidance_scale: 2.5 } }, weights, tokenizer });
+    try {
+      expect(guided.config.guidanceScale).toBe(2.5);
+      const grid = await guided.generateTokens('a red fox');
+      expect(Array.from(await plain.generateTokens('a red fox', { guidanceScale: 2.5 }))).toEqual(Array.from(grid));
+      expect(Array.from(await guided.generateTokens('a red fox', { guidanceScale: 1 }))).toEqual(Array.from(await plain.generateTokens('a red fox')));
+      const { start, end } = guided.imageTokens;
+      const reference = await guidedGreedy(guided.lm, guided.promptIds('a red fox'), guided.promptIds([]), 2.5, grid.length, { start, end });
+      expect(Array.from(grid)).toEqual(reference);
+      await expect(plain.generateTokens('a red fox', { guidanceScale: -2 })).rejects.toThrow(/guidanceScale must be a number ≥ 0, got -2/);
+    } finally {
+      plain.destroy();
+      guided.destroy();
+    }
+  });
+});
+
 describe('checkpoint checks', () => {
   const dir = fixture('imagegen-tiny');
   const baseConfig = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown> & { imagegen: Record<string, unknown> };
@@ -200,6 +274,8 @@ describe('checkpoint checks', () => {
     [imagegen({ bos_token_id: 260 }), /imagegen\.bos_token_id 260 is an image token \(256 \.\. 271\)/],
     [{ ...imagegen({}), eos_token_id: 257 }, /end-of-sequence id 257 \(eos_token_id\) is an image token/],
     [imagegen({ grid_height: 20, grid_width: 20 }), /a 20×20 grid after an empty prompt is 402 tokens, longer than the model's context of 64/],
+    [imagegen({ guidance_scale: -1 }), /imagegen\.guidance_scale must be a number ≥ 0, got -1/],
+    [imagegen({ guidance_scale: '2' }), /imagegen\.guidance_scale must be a number ≥ 0, got "2"/],
     [imagegen({ image_token_count: 15 }), /tensor 'codebook' has shape \[16, 3, 3, 3\], expected \[15, 3, 3, 3\]/],
   ])('config %#', async (config, message) => {
     await expect(load(config as Record<string, unknown>)).rejects.toThrow(message);

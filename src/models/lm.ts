@@ -78,6 +78,14 @@ export interface GenerateOptions {
    * other logit is pushed to −1e30 on the GPU before greedy argmax, top-k or sampling.
    */
   allowedTokens?: TokenRange;
+  /**
+   * Classifier-free guidance: each step chooses from u + scale·(c − u), where c are the logits after
+   * the prompt and u those after `unconditional` (for an image generator, the empty prompt it was
+   * trained with). The second sequence runs on a twin that shares the weights and has its own KV
+   * cache; both are continued with the chosen tokens and their decode steps are submitted together.
+   * Scale 1 is plain decoding; top-k and greedy are then taken on the host.
+   */
+  guidance?: { scale: number; unconditional: readonly number[] };
 }
 
 /** Token ids start ≤ id < end. */
@@ -133,6 +141,10 @@ export class LanguageModel {
   private readonly vCache: Tensor[] = [];
   /** The packed weights of the one-kernel decode step, when this model uses it. */
   private readonly step: { weights: Tensor; shape: LlamaStepShape } | null = null;
+  /** False for a twin: the weights belong to the model it was made from. */
+  private readonly ownsWeights: boolean;
+  /** A second sequence over the same weights, made on first use: the unconditional side of guidance. */
+  private twin: LanguageModel | null = null;
   private readonly sessions = new Map<string, Session>();
   private readonly profiles = new Map<string, string>();
   /** f32 [V] per allowed token range: 0 inside, MASKED_LOGIT outside, added to the decode logits. */
@@ -144,10 +156,11 @@ export class LanguageModel {
     readonly gpu: Gpu,
     readonly config: LmConfig,
     private readonly family: ModelFamily,
-    weights: ReadonlyMap<string, HostTensor>,
+    weights: ReadonlyMap<string, HostTensor> | LanguageModel,
     readonly tokenizer: Tokenizer | undefined,
     private readonly options: LoadOptions,
   ) {
+    this.ownsWeights = !(weights instanceof LanguageModel);
     const max = options.maxContext ?? config.contextLength;
     if (!Number.isInteger(max) || max < 1 || max > config.contextLength) {
       throw new LimitError(`LanguageModel: maxContext ${max} must be an integer in [1, ${config.contextLength}] (the model's context length)`);
@@ -156,7 +169,11 @@ export class LanguageModel {
     const uploaded = new Map<HostTensor, Tensor>(); // tied weights are one HostTensor: upload it once
     const owned: Tensor[] = [];
     try {
-      for (const [name, host] of weights) {
+      if (weights instanceof LanguageModel) {
+        for (const [name, tensor] of weights.weights) this.weights.set(name, tensor);
+        this.step = weights.step;
+      }
+      for (const [name, host] of weights instanceof LanguageModel ? [] : weights) {
         let tensor = uploaded.get(host);
         if (!tensor) {
           tensor = gpu.upload(host.data, host.shape, 'f32');
@@ -178,7 +195,7 @@ export class LanguageModel {
           views.push(new Tensor(gpu, all.buffer, [1, max, kvWidth], 'f32', all.offset + 4 * i * rows * kvWidth, all));
         }
       }
-      if (config.family === 'llama' && options.fusedDecode !== false && llamaDecodeStepUnfit(gpu, config) === null) {
+      if (!(weights instanceof LanguageModel) && config.family === 'llama' && options.fusedDecode !== false && llamaDecodeStepUnfit(gpu, config) === null) {
         const w = (name: string) => weights.get(name)!.data;
         const layers = Array.from({ length: config.numLayers }, (_, i) => ({
           attnNorm: w(`${i}.attn_norm`), qkv: w(`${i}.qkv`), o: w(`${i}.o`), mlpNorm: w(`${i}.mlp_norm`), gateUp: w(`${i}.gate_up`), down: w(`${i}.down`),
@@ -527,6 +544,13 @@ export class LanguageModel {
     if (allowed && !(Number.isInteger(allowed.start) && Number.isInteger(allowed.end) && allowed.start >= 0 && allowed.start < allowed.end && allowed.end <= this.config.vocabSize)) {
       throw new RangeError(`generate: allowedTokens {start: ${allowed.start}, end: ${allowed.end}} must be integers with 0 ≤ start < end ≤ ${this.config.vocabSize} (the vocabulary)`);
     }
+    const guidance = options.guidance && options.guidance.scale !== 1 ? options.guidance : undefined;
+    if (options.guidance && !Number.isFinite(options.guidance.scale)) throw new RangeError(`generate: guidance scale must be a finite number, got ${options.guidance.scale}`);
+    if (guidance) {
+      if (guidance.unconditional.length === 0) throw new ShapeError('generate: the unconditional sequence of guidance is empty');
+      this.checkLength(guidance.unconditional.length, 'generate: the unconditional sequence of guidance');
+      this.checkIds(guidance.unconditional);
+    }
     const stops = [options.stop ?? []].flat();
     const stopIds = new Set([...this.config.stopIds, ...stops.filter((s): s is number => typeof s === 'number')]);
     const stopStrings = stops.filter((s): s is string => typeof s === 'string' && s.length > 0);
@@ -545,7 +569,7 @@ export class LanguageModel {
       const accept = (id: number): GeneratedToken | null => (stopIds.has(id) ? null : { id, text: text.push(id) });
       const endsWithStop = () => stopStrings.some((s) => text.tail(s.length + text.lastLength).includes(s));
 
-      if (temperature === 0) {
+      if (temperature === 0 && !guidance) {
         for await (const id of this.greedyIds(position, Math.min(maxNewTokens, this.maxContext - position), allowed)) {
           const token = accept(id);
           if (!token) return;
@@ -556,12 +580,25 @@ export class LanguageModel {
       }
 
       const random = mulberry32(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-      const session = await this.decodeSession(topK ? { topK } : 'logits', allowed);
-      while (produced < maxNewTokens && position < this.maxContext) {
-        const result = await this.run(session, 'decode (1 token)', {}, topK ? ['values', 'indices'] : ['logits']);
-        const id = topK
-          ? sampleLogits(result.values as Float32Array, result.indices as Int32Array, temperature, topP ?? 1, random)
-          : sampleLogits(result.logits as Float32Array, null, temperature, topP ?? 1, random);
+      const unconditional = guidance ? await this.startTwin(guidance.unconditional, allowed) : null;
+      const session = await this.decodeSession(topK && !guidance ? { topK } : 'logits', allowed);
+      while (produced < maxNewTokens && position < this.maxContext && (!unconditional || unconditional.position < this.maxContext)) {
+        let id: number;
+        if (unconditional) {
+          const [c, u] = await Promise.all([
+            this.run(session, 'decode (1 token)', {}, ['logits']),
+            unconditional.twin.run(unconditional.session, 'decode (1 token)', {}, ['logits']),
+          ]);
+          const logits = guide(c.logits as Float32Array, u.logits as Float32Array, guidance!.scale);
+          if (temperature === 0) id = argmaxOf(logits);
+          else if (topK) id = sampleLogits(...topKOf(logits, topK), temperature, topP ?? 1, random);
+          else id = sampleLogits(logits, null, temperature, topP ?? 1, random);
+        } else {
+          const result = await this.run(session, 'decode (1 token)', {}, topK ? ['values', 'indices'] : ['logits']);
+          id = topK
+            ? sampleLogits(result.values as Float32Array, result.indices as Int32Array, temperature, topP ?? 1, random)
+            : sampleLogits(result.logits as Float32Array, null, temperature, topP ?? 1, random);
+        }
         const token = accept(id);
         if (!token) return;
         yield token;
@@ -570,10 +607,27 @@ export class LanguageModel {
         produced++;
         this.gpu.write(this.ids, [id]);
         this.setPosition(position, position + 1);
+        if (unconditional) {
+          const { twin } = unconditional;
+          const at = ++unconditional.position;
+          twin.gpu.write(twin.ids, [id]);
+          twin.setPosition(at, at + 1);
+        }
       }
     } finally {
       this.busy = false;
     }
+  }
+
+  /** The unconditional side of guidance on the twin: `ids` in its cache but the last, which its first decode step reads. */
+  private async startTwin(ids: readonly number[], allowed?: TokenRange): Promise<{ twin: LanguageModel; session: Session; position: number }> {
+    this.twin ??= new LanguageModel(this.gpu, this.config, this.family, this, this.tokenizer, this.options);
+    const twin = this.twin;
+    await twin.prefill(ids.slice(0, -1), 0, false);
+    const position = ids.length - 1;
+    twin.gpu.write(twin.ids, [ids[position]!]);
+    twin.setPosition(position, position + 1);
+    return { twin, session: await twin.decodeSession('logits', allowed), position };
   }
 
   /**
@@ -625,10 +679,14 @@ export class LanguageModel {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.twin?.destroy();
     for (const s of this.sessions.values()) s.destroy();
     this.sessions.clear();
-    const owned = new Set([...this.weights.values(), this.kCacheAll, this.vCacheAll, ...this.logitMasks.values(), this.ids, this.position, this.kvLength, this.history]);
-    if (this.step) owned.add(this.step.weights);
+    const owned = new Set([this.kCacheAll, this.vCacheAll, ...this.logitMasks.values(), this.ids, this.position, this.kvLength, this.history]);
+    if (this.ownsWeights) {
+      for (const t of this.weights.values()) owned.add(t);
+      if (this.step) owned.add(this.step.weights);
+    }
     for (const t of owned) t.destroy();
   }
 }
@@ -678,6 +736,26 @@ class TextStreamer {
   tail(n: number): string {
     return this.text.slice(Math.max(0, this.text.length - n));
   }
+}
+
+/** Classifier-free guidance: u + scale·(c − u), in double precision. */
+function guide(c: Float32Array, u: Float32Array, scale: number): Float64Array {
+  const out = new Float64Array(c.length);
+  for (let i = 0; i < c.length; i++) out[i] = u[i]! + scale * (c[i]! - u[i]!);
+  return out;
+}
+
+/** The first index of the largest value. */
+function argmaxOf(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+/** The k largest values, descending (ties: lower index first), and their indices. */
+function topKOf(values: ArrayLike<number>, k: number): [Float64Array, Int32Array] {
+  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[b]! - values[a]! || a - b).slice(0, k);
+  return [Float64Array.from(order, (i) => values[i]!), Int32Array.from(order)];
 }
 
 /** A small, fast, seedable generator of uniform floats in [0, 1) (mulberry32). */

@@ -27,6 +27,11 @@ export interface ImageGenConfig {
   bosTokenId?: number;
   /** Ends the prompt and starts the image. */
   imageStartTokenId: number;
+  /**
+   * Default classifier-free guidance scale (1 = none): the model was trained with some prompts left
+   * empty, and samples from u + scale·(c − u), u the logits after the empty prompt.
+   */
+  guidanceScale: number;
 }
 
 type Json = Record<string, unknown>;
@@ -39,6 +44,14 @@ function integer(block: Json, key: string, min: number, optional = false): numbe
   }
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new CheckpointError(`config.json: imagegen.${key} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function guidanceScale(value: unknown): number {
+  if (value === undefined || value === null) return 1;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new CheckpointError(`config.json: imagegen.guidance_scale must be a number ≥ 0, got ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -58,6 +71,7 @@ export function imageGenConfig(json: Json, lm: LmConfig): ImageGenConfig {
     patchSize: integer(b, 'patch_size', 1)!,
     bosTokenId: integer(b, 'bos_token_id', 0, true),
     imageStartTokenId: integer(b, 'image_start_token_id', 0)!,
+    guidanceScale: guidanceScale(b.guidance_scale),
   };
   const { imageTokenStart: start, imageTokenCount: count } = config;
   const end = start + count;

@@ -4,7 +4,9 @@
  *
  *  1. generate: the prompt ([BOS] text [IMAGE_START]) is prefilled, then H·W tokens are decoded in
  *     raster order with every logit outside the image-token range masked away on the GPU (greedy,
- *     or sampled with temperature / top-k / top-p and a seed); `onToken` sees each one arrive;
+ *     or sampled with temperature / top-k / top-p and a seed; with classifier-free guidance, the
+ *     empty prompt's sequence runs beside it and the choice is made from u + scale·(c − u));
+ *     `onToken` sees each one arrive;
  *  2. detokenize: each token becomes its codebook patch (p×p RGB; a palette when p = 1);
  *  3. upsample: the picture is enlarged ×s, nearest or bilinear (PyTorch's align_corners=False).
  *
@@ -50,6 +52,12 @@ export interface ImageTokenOptions {
   topP?: number;
   /** The same seed, prompt and options give the same image. */
   seed?: number;
+  /**
+   * Classifier-free guidance scale: 1 is none, larger follows the prompt more closely. Default: the
+   * checkpoint's `imagegen.guidance_scale` (1 when absent). Only meaningful for a model trained
+   * with some prompts left empty.
+   */
+  guidanceScale?: number;
   /** Called as each token arrives: its raster index, its cell, and its vocabulary id. */
   onToken?: (index: number, row: number, col: number, tokenId: number) => void;
 }
@@ -175,9 +183,12 @@ export class ImageGenerator {
     this.checkAlive();
     const ids = this.promptIds(prompt);
     const { gridHeight: h, gridWidth: w } = this.config;
+    const scale = options.guidanceScale ?? this.config.guidanceScale;
+    if (!(scale >= 0) || !Number.isFinite(scale)) throw new RangeError(`ImageGenerator: guidanceScale must be a number ≥ 0, got ${scale}`);
     const tokens = new Int32Array(h * w);
     let index = 0;
     const stream = this.lm.generate(ids, {
+      guidance: { scale, unconditional: this.promptIds([]) },
       maxNewTokens: h * w,
       temperature: options.temperature ?? 0,
       topK: options.topK,
