@@ -74,12 +74,26 @@ describe('tessera imagine', () => {
     expect(c.tokens).not.toEqual(a.tokens);
   });
 
+  test('--guidance sets the classifier-free guidance scale (1 is none)', async () => {
+    const g = golden('imagegen-tiny');
+    const run = async (...extra: string[]) => {
+      const r = await tessera('imagine', '--model', fixture('imagegen-tiny'), g.prompt, '-o', join(tmp, 'guided.png'), '--json', ...extra);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { tokens: number[]; guidance: number };
+    };
+    expect(await run('--guidance', '1')).toMatchObject({ tokens: g.tokens, guidance: 1 });
+    const guided = await run('--guidance', '3');
+    expect(guided.guidance).toBe(3);
+    expect(guided.tokens).not.toEqual(g.tokens);
+  });
+
   test.each([
     [['--model', fixture('no-such-model'), 'a', '-o', 'x.png'], 2, /option '--model': no such file or folder '.*no-such-model'/],
     [['--model', fixture('imagegen-tiny'), 'a'], 2, /option '-o' \/ '--output' is required/],
     [['--model', fixture('imagegen-tiny'), '-o', 'x.png'], 2, /imagine needs a prompt/],
     [['--model', fixture('imagegen-tiny'), 'a', '-o', 'x.png', '--upsample', 'cubic'], 2, /'--upsample' must be nearest or bilinear, got 'cubic'/],
     [['--model', fixture('imagegen-tiny'), 'a', '-o', 'x.png', '--top-k', '17'], 2, /'--top-k' must be at most 16/],
+    [['--model', fixture('imagegen-tiny'), 'a', '-o', 'x.png', '--guidance', '-1'], 2, /option '--guidance' needs a number >= 0, got -1/],
     [['--model', fixture('imagegen-tiny'), 'x'.repeat(40), '-o', 'x.png'], 2, /the prompt: .* need 72 tokens, more than the context of 64/],
     [['--model', fixture('gpt2-tiny'), 'a', '-o', 'x.png'], 1, /CheckpointError: config\.json has no 'imagegen' object/],
   ])('refuses %j (exit %i)', async (args, code, message) => {

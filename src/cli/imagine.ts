@@ -27,12 +27,13 @@ const options: Record<string, OptionSpec> = {
   temperature: { type: 'number', help: '0 = greedy; above 0 samples, higher = more random', default: 0 },
   'top-k': { type: 'number', help: 'sample among the k most likely image tokens (0 = all)', default: 0 },
   seed: { type: 'number', help: 'random seed, for reproducible sampling (default: random, printed with --json)' },
+  guidance: { type: 'number', help: "classifier-free guidance scale, 1 = none (default: the model's imagegen.guidance_scale)" },
   ids: { type: 'ids', help: 'the prompt as text token ids instead of text' },
-  json: { type: 'boolean', help: 'print {"file", "prompt", "tokens", "width", "height", "seed"} to stdout' },
+  json: { type: 'boolean', help: 'print {"file", "prompt", "tokens", "width", "height", "seed", "guidance"} to stdout' },
   help: { type: 'boolean', help: 'show this help' },
 };
 
-const SYNOPSIS = '[--model DIR] ("prompt" | --ids 1,2,3) -o out.png [--seed N] [--scale 4] [--temperature T] [--top-k K] [--upsample nearest|bilinear] [--json]';
+const SYNOPSIS = '[--model DIR] ("prompt" | --ids 1,2,3) -o out.png [--seed N] [--scale 4] [--temperature T] [--top-k K] [--guidance S] [--upsample nearest|bilinear] [--json]';
 
 /** `-o FILE` is `--output FILE` (the argument parser itself takes long options only). */
 function expandShortOptions(argv: readonly string[]): string[] {
@@ -72,6 +73,8 @@ export const imagine: Command = {
     let seed = o.seed as number | undefined;
     if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new UsageError(`option '--seed' needs an integer in [0, 2^32), got ${seed}`);
     if (temperature > 0) seed ??= Math.floor(Math.random() * 2 ** 32);
+    const guidance = o.guidance as number | undefined;
+    if (guidance !== undefined && !(guidance >= 0 && Number.isFinite(guidance))) throw new UsageError(`option '--guidance' needs a number >= 0, got ${guidance}`);
 
     const gpu = await createDevice();
     let generator: ImageGenerator | undefined;
@@ -87,11 +90,11 @@ export const imagine: Command = {
         throw err;
       }
       const progress = new ProgressBar(h * w, 'imagine');
-      const tokens = await generator.generateTokens(prompt, { temperature, topK: topK || undefined, seed, onToken: () => progress.tick() });
+      const tokens = await generator.generateTokens(prompt, { temperature, topK: topK || undefined, seed, guidanceScale: guidance, onToken: () => progress.tick() });
       const image = await generator.render(tokens, { scale, upsample: mode });
       writeFileSync(output, encodePng(image));
       if (o.json) {
-        await writeStdout(JSON.stringify({ file: output, prompt, tokens: Array.from(tokens), grid: [h, w], width: image.width, height: image.height, seed: seed ?? null }) + '\n');
+        await writeStdout(JSON.stringify({ file: output, prompt, tokens: Array.from(tokens), grid: [h, w], width: image.width, height: image.height, seed: seed ?? null, guidance: guidance ?? generator.config.guidanceScale }) + '\n');
       }
     } finally {
       generator?.destroy();
