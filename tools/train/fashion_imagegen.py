@@ -1,13 +1,18 @@
 """Train fashion-imagegen: text -> Fashion-MNIST image tokens, saved as a Tessera image-generator folder.
 
-    nice -n 10 /usr/bin/python3 tools/train/fashion_imagegen.py            # writes models/fashion-imagegen/
+    nice -n 10 /usr/bin/python3 tools/train/fashion_imagegen.py            # 1: writes models/fashion-imagegen/
+    nice -n 10 /usr/bin/python3 tools/train/fashion_imagegen.py --init models/fashion-imagegen \
+        --uncond-prob 0.2 --guidance 2 --steps 600 --lr 3e-4 --warmup 50   # 2: once, after 1
     nice -n 10 /usr/bin/python3 tools/train/fashion_imagegen.py --eval-only   # re-score the saved model
+    nice -n 10 /usr/bin/python3 tools/train/fashion_imagegen.py --eval-only --guidance 1   # ... without guidance
 
-The shipped model was trained with the defaults below and `--device cuda --threads 8` (one H100,
-torch 2.11, CUBLAS_WORKSPACE_CONFIG=:4096:8): 5,000 steps in 253 s. On CUDA a few kernels
-(embedding backward) have no deterministic version, so a rerun there can differ in the last bits;
-the CPU path (the default) is deterministic, but a CPU run of these settings has not been made or
-timed (the shared 2-core machine was overloaded when the model was trained); smaller --dim/--steps fit.
+The shipped model is these two runs. Run 1 used the defaults below with `--device cuda --threads 8`
+(one H100, torch 2.11, CUBLAS_WORKSPACE_CONFIG=:4096:8): 5,000 steps in 253 s. On the 2-core CPU a
+step takes about 1.65 s, so run 1 would take about 2.3 hours there. Run 2 continues it on the CPU
+(600 steps, 1,067 s): one image in five gets the empty prompt, which teaches the unconditional
+distribution that classifier-free guidance needs, and config.json gets `guidance_scale` 2. On CUDA
+a few kernels (embedding backward) have no deterministic version, so a rerun there can differ in the
+last bits; the CPU path (the default) is deterministic.
 
 Data: ../shared/data/fashion-mnist ($TESSERA_DATA to move it), the 60,000 training images and labels
 (read by fashion_vit.py's IDX parser). The test images are only used to measure the codebook.
@@ -27,7 +32,7 @@ Data: ../shared/data/fashion-mnist ($TESSERA_DATA to move it), the 60,000 traini
    every other logit masked away, so this is exactly the distribution it samples from. Prompt
    positions carry no loss. AdamW, warm-up then cosine decay, fixed seed.
 4. Evaluation (PyTorch): for each class's canonical prompt, 50 grids sampled at temperature 1 (seeds
-   0..49), rendered through the codebook and classified by the shipped fashion-vit (fashion_vit.py's
+   0..49) with the config's guidance scale, rendered through the codebook and classified by the shipped fashion-vit (fashion_vit.py's
    ViT, its preprocessor's mean/std). Also the ViT's accuracy on codebook-reconstructed test images:
    the ceiling the codebook allows.
 
@@ -46,7 +51,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from common import REPO, LossLog, data_dir, nn_linear, read_safetensors, seed_everything, write_safetensors
+from common import REPO, LossLog, data_dir, device_description, nn_linear, read_safetensors, seed_everything, write_safetensors
 from fashion_vit import CLASSES, ViT, load_split, normalise
 from shakespeare_gpt import GPT2, write_tokenizer
 
@@ -131,10 +136,13 @@ def prompt_for(label, gen):
     return template.format(name)
 
 
-def batch_sequences(codes, labels, spec, gen):
+def batch_sequences(codes, labels, spec, gen, uncond_prob=0.0):
     """codes [B, H*W] (0..K-1): ids [B, T] and targets [B, T] (image codes 0..K-1 where a position
-    predicts an image token, -100 elsewhere), padded at the end to the batch's longest prompt."""
-    prompts = [list(prompt_for(int(y), gen).encode("ascii")) for y in labels]
+    predicts an image token, -100 elsewhere), padded at the end to the batch's longest prompt.
+    With probability uncond_prob an image gets the empty prompt ([BOS] [IMAGE_START]): that teaches
+    the unconditional distribution classifier-free guidance needs."""
+    drop = (torch.rand(len(labels), generator=gen) < uncond_prob).tolist() if uncond_prob > 0 else [False] * len(labels)
+    prompts = [[] if d else list(prompt_for(int(y), gen).encode("ascii")) for y, d in zip(labels, drop)]
     n_img = codes.shape[1]
     T = 2 + max(len(p) for p in prompts) + n_img - 1  # the last image token is a target only
     ids = torch.full((len(codes), T), spec["bos_token_id"], dtype=torch.long)
@@ -157,24 +165,31 @@ def image_logits(model, ids, spec):
 
 
 @torch.no_grad()
-def sample_grids(model, spec, prompt, seeds, temperature):
+def sample_grids(model, spec, prompt, seeds, temperature, guidance=1.0):
     """One grid per seed (a torch.Generator each): [len(seeds), H*W] codes. temperature 0 = greedy.
+    guidance != 1 is classifier-free guidance: the logits are u + guidance * (c - u), c after the
+    prompt and u after the empty prompt, each sequence continued with the tokens drawn.
     Full recompute per token (no KV cache): simple, and the sequences are short."""
     model.eval()
-    head = [spec["bos_token_id"]] + list(prompt.encode("ascii")) + [spec["image_start_token_id"]]
+    bos, start = spec["bos_token_id"], spec["image_start_token_id"]
     device = next(model.parameters()).device
-    ids = torch.tensor([head] * len(seeds), device=device)
+    ids = torch.tensor([[bos] + list(prompt.encode("ascii")) + [start]] * len(seeds), device=device)
+    uncond = torch.tensor([[bos, start]] * len(seeds), device=device)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     codes = []
     for _ in range(spec["grid_height"] * spec["grid_width"]):
         logits = image_logits(model, ids, spec)[:, -1].double()
+        if guidance != 1.0:
+            u = image_logits(model, uncond, spec)[:, -1].double()
+            logits = u + guidance * (logits - u)
         if temperature == 0:
             nxt = logits.argmax(-1)
         else:
             probs = torch.softmax(logits / temperature, dim=-1).cpu()
             nxt = torch.cat([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(gens)])
         codes.append(nxt.cpu())
-        ids = torch.cat([ids, (nxt.to(device) + spec["image_token_start"])[:, None]], dim=1)
+        token = (nxt.to(device) + spec["image_token_start"])[:, None]
+        ids, uncond = torch.cat([ids, token], dim=1), torch.cat([uncond, token], dim=1)
     return torch.stack(codes, dim=1)
 
 
@@ -208,11 +223,16 @@ def classify(vit, images_u8):
     return torch.cat([model(normalise(images_u8[i : i + 500], mean, std).to(device)).argmax(-1).cpu() for i in range(0, len(images_u8), 500)])
 
 
-def evaluate(out_dir, vit_dir, seeds_per_class, device):
-    """Class agreement of temperature-1 samples (PyTorch) with the model as stored; writes metrics.json."""
+def evaluate(out_dir, vit_dir, seeds_per_class, device, guidance=None, first_seed=0):
+    """Class agreement of temperature-1 samples (PyTorch) with the model as stored, at the config's
+    guidance scale (or `guidance`), seeds first_seed.. first_seed + seeds_per_class - 1. The
+    config's own setting on seeds 0.. goes into metrics.json's class_agreement_pytorch; any other
+    into class_agreement_pytorch_other, keyed by guidance and first seed."""
     with open(os.path.join(out_dir, "config.json")) as f:
         config = json.load(f)
     spec = config["imagegen"]
+    default_guidance = spec.get("guidance_scale", 1.0)
+    guidance = default_guidance if guidance is None else guidance
     weights = read_safetensors(os.path.join(out_dir, "model.safetensors"))
     codebook = weights.pop("codebook")
     p = spec["patch_size"]
@@ -227,35 +247,42 @@ def evaluate(out_dir, vit_dir, seeds_per_class, device):
         print(f"{vit_dir} has no model yet: class agreement not measured", flush=True)
         return
     t0 = time.time()
+    seeds = list(range(first_seed, first_seed + seeds_per_class))
     per_class, confusion = {}, torch.zeros(10, 10, dtype=torch.long)
     for label, names in enumerate(CLASS_NAMES):
-        codes = sample_grids(model, spec, names[0], list(range(seeds_per_class)), 1.0)
+        codes = sample_grids(model, spec, names[0], seeds, 1.0, guidance)
         predicted = classify(vit, render(codes, grey, p))
         for pr in predicted.tolist():
             confusion[label, pr] += 1
         per_class[CLASSES[label]] = (predicted == label).float().mean().item()
         print(f"{names[0]!r}: {per_class[CLASSES[label]]:.2f} classified as {CLASSES[label]}", flush=True)
-    test_x, test_y = load_split(os.path.join(data_dir(), "fashion-mnist"), "t10k")
-    recon = render(nearest(to_patches(test_x, p).reshape(-1, p * p), grey, device).reshape(len(test_x), -1), grey, p)
-    metrics |= {
-        "class_agreement_pytorch": {
-            "prompts": [names[0] for names in CLASS_NAMES],
-            "temperature": 1.0,
-            "seeds_per_class": seeds_per_class,
-            "classifier": os.path.relpath(vit_dir, REPO),
-            "per_class": per_class,
-            "mean": sum(per_class.values()) / len(per_class),
-            "confusion_matrix": confusion.tolist(),
-        },
-        "vit_test_accuracy_on_codebook_reconstructions": (classify(vit, recon) == test_y).float().mean().item(),
-        "vit_test_accuracy_on_originals": (classify(vit, test_x) == test_y).float().mean().item(),
+    agreement = {
+        "prompts": [names[0] for names in CLASS_NAMES],
+        "temperature": 1.0,
+        "guidance_scale": guidance,
+        "seeds": [seeds[0], seeds[-1]],
+        "seeds_per_class": seeds_per_class,
+        "classifier": os.path.relpath(vit_dir, REPO),
+        "per_class": per_class,
+        "mean": sum(per_class.values()) / len(per_class),
+        "confusion_matrix": confusion.tolist(),
         "eval_time_s": round(time.time() - t0, 1),
     }
+    print(f"guidance {guidance}, seeds {seeds[0]}..{seeds[-1]}: mean agreement {agreement['mean']:.4f}", flush=True)
+    if guidance != default_guidance or first_seed != 0:
+        metrics.setdefault("class_agreement_pytorch_other", {})[f"guidance {guidance}, seeds {seeds[0]}-{seeds[-1]}"] = agreement
+    else:
+        metrics["class_agreement_pytorch"] = agreement
+    if "vit_test_accuracy_on_codebook_reconstructions" not in metrics:  # kept by a continued run: same codebook, same judge
+        test_x, test_y = load_split(os.path.join(data_dir(), "fashion-mnist"), "t10k")
+        recon = render(nearest(to_patches(test_x, p).reshape(-1, p * p), grey, device).reshape(len(test_x), -1), grey, p)
+        metrics |= {
+            "vit_test_accuracy_on_codebook_reconstructions": (classify(vit, recon) == test_y).float().mean().item(),
+            "vit_test_accuracy_on_originals": (classify(vit, test_x) == test_y).float().mean().item(),
+        }
     with open(os.path.join(out_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
         f.write("\n")
-    print(json.dumps({k: metrics[k] for k in ("vit_test_accuracy_on_codebook_reconstructions", "vit_test_accuracy_on_originals")}
-                     | {"mean_agreement": metrics["class_agreement_pytorch"]["mean"]}), flush=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -283,24 +310,38 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu", help="cpu, or cuda where there is one (same script, faster)")
     p.add_argument("--time-steps", type=int, default=0, help="only time this many steps, write nothing")
+    p.add_argument("--uncond-prob", type=float, default=0.0, help="share of training images given the empty prompt (for guidance)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale: stored in config.json as the model's default (with --uncond-prob > 0), "
+                        "or with --eval-only the scale to measure instead of the config's")
+    p.add_argument("--init", default=None, help="continue from this saved model (its codebook, architecture and weights) instead of starting afresh")
+    p.add_argument("--eval-first-seed", type=int, default=0, help="with --eval-only: the first sampling seed")
     p.add_argument("--eval-only", action="store_true", help="only (re)measure the class agreement of the saved model")
     args = p.parse_args()
 
     seed_everything(args.seed, args.threads, args.device)
     if args.eval_only:
-        evaluate(args.out, args.vit, args.seeds_per_class, args.device)
+        evaluate(args.out, args.vit, args.seeds_per_class, args.device, args.guidance, args.eval_first_seed)
         return
     gen = torch.Generator().manual_seed(args.seed)
     folder = os.path.join(data_dir(), "fashion-mnist")
     train_x, train_y = load_split(folder, "train")
     test_x, _ = load_split(folder, "t10k")
+    init = load_init(args.init) if args.init else None
+    if init:
+        P, K = init["config"]["imagegen"]["patch_size"], init["config"]["imagegen"]["image_token_count"]
+        args.patch, args.codes = P, K
+        args.layers, args.dim, args.heads = (init["config"][k] for k in ("n_layer", "n_embd", "n_head"))
     P, K, g = args.patch, args.codes, IMAGE // args.patch
 
-    # 1. codebook, and every training image as a grid of codes
+    # 1. codebook (k-means, or the initial model's), and every training image as a grid of codes
     t0 = time.time()
     patches = to_patches(train_x, P).reshape(-1, P * P)
-    sample = patches[torch.randperm(len(patches), generator=gen)[: args.kmeans_sample]]
-    grey = kmeans(sample, K, args.kmeans_iters, gen, args.device).round().clamp(0, 255)
+    if init:
+        grey = init["codebook"][..., 0].reshape(K, P * P).float()
+    else:
+        sample = patches[torch.randperm(len(patches), generator=gen)[: args.kmeans_sample]]
+        grey = kmeans(sample, K, args.kmeans_iters, gen, args.device).round().clamp(0, 255)
     codes = nearest(patches, grey, args.device).reshape(len(train_x), g * g)
     test_recon = render(nearest(to_patches(test_x, P).reshape(-1, P * P), grey, args.device).reshape(len(test_x), -1), grey, P)
     recon_rmse = (test_recon.float() - test_x.float()).pow(2).mean().sqrt().item()
@@ -317,6 +358,8 @@ def main():
         "bos_token_id": TEXT_VOCAB + K,
         "image_start_token_id": TEXT_VOCAB + K + 1,
     }
+    if args.uncond_prob > 0 and args.guidance is not None:
+        spec["guidance_scale"] = args.guidance
     context = 2 + MAX_PROMPT + g * g
     config = {
         "model_type": "gpt2",
@@ -336,7 +379,10 @@ def main():
     }
 
     # 2. the Transformer
-    model = GPT2(config).to(args.device)
+    model = GPT2(config)
+    if init:
+        model.load_state_dict(init["weights"])
+    model.to(args.device)
     n_params = sum(t.numel() for t in model.parameters())
     decay = [t for t in model.parameters() if t.dim() >= 2]
     no_decay = [t for t in model.parameters() if t.dim() < 2]
@@ -354,7 +400,7 @@ def main():
     steps = args.time_steps or args.steps
     if not args.time_steps:
         os.makedirs(args.out, exist_ok=True)
-        log = LossLog(os.path.join(args.out, "train_log.tsv"), ["step", "images_seen", "lr", "train_loss", "elapsed_s"])
+        log = LossLog(os.path.join(args.out, log_name(args)), ["step", "images_seen", "lr", "train_loss", "elapsed_s"])
     print(f"params {n_params}, vocab {config['vocab_size']}, context {config['n_positions']}", flush=True)
     t1 = time.time()
     order = torch.randperm(len(train_x), generator=gen)
@@ -365,7 +411,7 @@ def main():
             order, cursor = torch.randperm(len(train_x), generator=gen), 0
         idx = order[cursor : cursor + args.batch]
         cursor += args.batch
-        ids, targets = (t.to(args.device) for t in batch_sequences(codes[idx], train_y[idx], spec, gen))
+        ids, targets = (t.to(args.device) for t in batch_sequences(codes[idx], train_y[idx], spec, gen, args.uncond_prob))
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         logits = image_logits(model, ids, spec)
@@ -393,9 +439,10 @@ def main():
     # 3. fp16 storage if the greedy grid of every canonical prompt is unchanged
     prompts = [names[0] for names in CLASS_NAMES]
     f32_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    greedy32 = [sample_grids(model, spec, pr, [0], 0)[0].tolist() for pr in prompts]
+    guidance = spec.get("guidance_scale", 1.0)
+    greedy32 = [sample_grids(model, spec, pr, [0], 0, guidance)[0].tolist() for pr in prompts]
     model.load_state_dict({k: v.half().float() for k, v in f32_state.items()})
-    greedy16 = [sample_grids(model, spec, pr, [0], 0)[0].tolist() for pr in prompts]
+    greedy16 = [sample_grids(model, spec, pr, [0], 0, guidance)[0].tolist() for pr in prompts]
     use_f16 = greedy16 == greedy32
     model.load_state_dict(f32_state)
     dtype = torch.float16 if use_f16 else torch.float32
@@ -411,22 +458,47 @@ def main():
         "storage_dtype": "float16" if use_f16 else "float32",
         "fp16_greedy_identical": use_f16,
         "greedy_grids": {pr: [c + spec["image_token_start"] for c in grid] for pr, grid in zip(prompts, greedy32)},
-        "codebook": {"patch_size": P, "codes": K, "kmeans_sample": args.kmeans_sample, "kmeans_iters": args.kmeans_iters,
-                     "test_reconstruction_rmse": recon_rmse},
-        "final_train_loss": running_last(args.out),
+        "codebook": init["metrics"]["codebook"] if init else {
+            "patch_size": P, "codes": K, "kmeans_sample": args.kmeans_sample, "kmeans_iters": args.kmeans_iters,
+            "test_reconstruction_rmse": recon_rmse},
+        "final_train_loss": running_last(os.path.join(args.out, log_name(args))),
         "train_time_s": round(train_time, 1),
         "hyperparameters": vars(args) | {"out": os.path.relpath(args.out, REPO), "vit": os.path.relpath(args.vit, REPO)},
         "torch": torch.__version__,
+        "trained_on": device_description(args.device, args.threads),
     }
+    same_judge = init and init["metrics"].get("class_agreement_pytorch", {}).get("classifier") == os.path.relpath(args.vit, REPO)
+    for key in ("vit_test_accuracy_on_codebook_reconstructions", "vit_test_accuracy_on_originals") if same_judge else ():
+        metrics[key] = init["metrics"][key]
+    if init:
+        # the run this one continued, as its own metrics.json recorded it
+        metrics["init"] = {k: init["metrics"][k] for k in ("parameters", "final_train_loss", "train_time_s", "hyperparameters", "torch", "trained_on")
+                           if k in init["metrics"]} | {"from": os.path.relpath(args.init, REPO)}
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
         f.write("\n")
     evaluate(args.out, args.vit, args.seeds_per_class, args.device)
 
 
-def running_last(out_dir):
-    with open(os.path.join(out_dir, "train_log.tsv")) as f:
+def log_name(args):
+    """A continued run logs beside the first run's curve, not over it."""
+    return "finetune_log.tsv" if args.init else "train_log.tsv"
+
+
+def running_last(log_path):
+    with open(log_path) as f:
         return float(f.read().strip().split("\n")[-1].split("\t")[3])
+
+
+def load_init(folder):
+    """A saved model to continue: its config, float32 weights, codebook and metrics (read before --out is written)."""
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(folder, "metrics.json")) as f:
+        metrics = json.load(f)
+    weights = read_safetensors(os.path.join(folder, "model.safetensors"))
+    codebook = weights.pop("codebook")
+    return {"config": config, "metrics": metrics, "codebook": codebook, "weights": {k: v.float() for k, v in weights.items()}}
 
 
 if __name__ == "__main__":
