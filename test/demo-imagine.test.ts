@@ -116,6 +116,15 @@ if (skip) {
         expect(errors).toEqual([]);
       }, TIMEOUT_MS);
 
+      test('classifier-free guidance from its field: the same tokens and bytes as Node', async () => {
+        const run = await generateOnPage(page, { 'imagine-prompt': 'a red fox', 'imagine-temperature': '0', 'imagine-topk': '0', 'imagine-guidance': '3' }, 'nearest');
+        expect(run.state, run.error).toBe('done');
+        await expectSameAsNode(gen, run.last!, { guidanceScale: 3 }, 'nearest');
+        expect(run.last!.tokens).not.toEqual(Array.from(await gen.generateTokens('a red fox')));
+        await page.fill('#imagine-guidance', '1');
+        expect(errors).toEqual([]);
+      }, TIMEOUT_MS);
+
       test('greedy, nearest: the same tokens and bytes as Node', async () => {
         const run = await generateOnPage(page, { 'imagine-prompt': 'two cats', 'imagine-temperature': '0', 'imagine-topk': '0' }, 'nearest');
         expect(run.state, run.error).toBe('done');

@@ -102,6 +102,7 @@ async function main(): Promise<void> {
   const temperature = numberInput('imagine-temperature', 1, 0, 5, 'any');
   const topK = numberInput('imagine-topk', 16, 0, Math.min(128, gen.config.imageTokenCount));
   const seed = numberInput('imagine-seed', 3, 0, 2 ** 32 - 1);
+  const guidance = numberInput('imagine-guidance', gen.config.guidanceScale, 0, 10, 'any');
   const upsample = h('select', { id: 'imagine-upsample' }, h('option', { value: 'bilinear' }, 'bilinear'), h('option', { value: 'nearest' }, 'nearest'));
   const generate = h('button', { class: 'primary', id: 'imagine-generate', type: 'submit' }, 'Generate');
   const status = h('p', { class: 'status', id: 'imagine-status' }, 'Ready.');
@@ -121,6 +122,7 @@ async function main(): Promise<void> {
       h('label', { for: 'imagine-temperature' }, 'Temperature', temperature, h('small', {}, '0 = greedy')),
       h('label', { for: 'imagine-topk' }, 'Top-k', topK, h('small', {}, '0 = all image tokens')),
       h('label', { for: 'imagine-seed' }, 'Seed', seed),
+      h('label', { for: 'imagine-guidance' }, 'Guidance', guidance, h('small', {}, `1 = none; the model's default: ${gen.config.guidanceScale}`)),
       h('label', { for: 'imagine-upsample' }, `×${SCALE} up-sampling`, upsample),
     ),
     status,
@@ -213,6 +215,7 @@ async function main(): Promise<void> {
         temperature: readNumber(temperature, 'Temperature', 0, 5, true),
         topK: k === 0 ? undefined : k,
         seed: readNumber(seed, 'Seed', 0, 2 ** 32 - 1),
+        guidanceScale: readNumber(guidance, 'Guidance', 0, 10, true),
       };
       const mode = upsample.value as 'nearest' | 'bilinear';
       const arrivals: number[] = [];
@@ -236,7 +239,7 @@ async function main(): Promise<void> {
       const image = await gen.render(tokens, { scale: SCALE, upsample: mode });
       drawImage(final, image);
       drawOverlay(null);
-      finalCaption.textContent = `'${prompt.value}', seed ${options.seed}, temperature ${options.temperature}${options.topK ? `, top-${options.topK}` : ''}, ${mode}.`;
+      finalCaption.textContent = `'${prompt.value}', seed ${options.seed}, temperature ${options.temperature}${options.topK ? `, top-${options.topK}` : ''}, guidance ${options.guidanceScale}, ${mode}.`;
       status.textContent = `${H * W} tokens in ${seconds.toFixed(2)} s (${((H * W) / seconds).toFixed(1)} tokens/s), then detokenized and up-sampled ×${SCALE}.`;
       status.className = 'status pass';
       demo.last = {
