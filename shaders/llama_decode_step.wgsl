@@ -31,7 +31,10 @@
 //    leaves the sum of its x[n]² in sum_sq[t], so the next RMSNorm is THREADS additions away;
 //  - gate|up: rows j ≡ t of silu(gate) ⊙ up go to `act` (the attention output is used up);
 //  - down-projection, like the o-projection.
-// The classifier (rows v ≡ t) follows the last layer. RoPE angles are p · θ^(−2i/HEAD_DIM), with
+// The classifier (rows v ≡ t) follows the last layer. With ADVANCE (greedy decoding) the step
+// ends as the advance kernel would: invocation 0 reduces the invocations' best logits to the
+// argmax and moves ids, position, kv_length and history on, one dispatch per token instead of two
+// (each dispatch costs a hand-off to lavapipe's threads). RoPE angles are p · θ^(−2i/HEAD_DIM), with
 // the accurate sin/cos of lib/sincos.wgsl, as in rope.wgsl. The host keeps p < cache_rows.
 
 struct Params {
@@ -67,9 +70,20 @@ const CHUNKS = HEAD_DIM / CHUNK;
 @group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> k_cache: array<Chunk>;
 @group(0) @binding(3) var<storage, read_write> v_cache: array<Chunk>;
+#if ${ADVANCE}
+@group(0) @binding(4) var<storage, read_write> ids: array<i32>;
+@group(0) @binding(5) var<storage, read_write> position: array<u32>;
+#else
 @group(0) @binding(4) var<storage, read> ids: array<i32>;
 @group(0) @binding(5) var<storage, read> position: array<u32>;
+#endif
 @group(0) @binding(6) var<storage, read_write> logits: array<f32>;
+#if ${ADVANCE}
+@group(0) @binding(7) var<storage, read_write> kv_length: array<u32>;
+@group(0) @binding(8) var<storage, read_write> history: array<i32>;
+var<workgroup> best_logit: array<f32, THREADS>;  // per invocation: its largest logit
+var<workgroup> best_id: array<u32, THREADS>;     // ... and its id (the first on ties)
+#endif
 
 var<workgroup> x: array<vec4<f32>, ${DIM4}>;    // the residual stream (zero past D)
 var<workgroup> act: array<vec4<f32>, ${ACT4}>;  // the attention output, then silu(gate) ⊙ up
@@ -238,13 +252,42 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 
   for (var layer = 0u; layer < params.layers; layer++) { layer_step(lid, layer, p); }
 
-  // The classifier, after the last layer.
+  // The classifier, after the last layer. Each invocation's rows come in increasing order, so a
+  // strict > keeps the first of equal logits.
   let classifier = params.vocab * params.dim4 + params.layers * layer_size();
   let r = inv_rms();
+  var best = -3.4e38;  // below any logit
+  var best_v = 0xffffffffu;
   for (var v = lid; v < params.vocab; v += 2u * THREADS) {
     let v2 = min(v + THREADS, params.vocab - 1u);  // past the end: some row again, not written
     let pair = dot2_x(classifier + v * params.dim4, classifier + v2 * params.dim4) * r;
     logits[v] = pair.x;
-    if (v + THREADS < params.vocab) { logits[v2] = pair.y; }
+    if (pair.x > best) { best = pair.x; best_v = v; }
+    if (v + THREADS < params.vocab) {
+      logits[v2] = pair.y;
+      if (pair.y > best) { best = pair.y; best_v = v2; }
+    }
   }
+
+#if ${ADVANCE}
+  // Greedy decoding continues on the GPU, as the advance kernel would do in a dispatch of its
+  // own (one dispatch per token fewer): the argmax becomes the next input, is recorded in
+  // history[p + 1], and the position moves on. Every invocation read p and the id above.
+  best_logit[lid] = best;
+  best_id[lid] = best_v;
+  workgroupBarrier();
+  if (lid == 0u) {
+    for (var t = 1u; t < THREADS; t++) {
+      if (best_logit[t] > best || (best_logit[t] == best && best_id[t] < best_v)) {
+        best = best_logit[t];
+        best_v = best_id[t];
+      }
+    }
+    let next = p + 1u;
+    ids[0] = i32(best_v);
+    if (next < arrayLength(&history)) { history[next] = i32(best_v); }
+    position[0] = next;
+    kv_length[0] = next + 1u;
+  }
+#endif
 }

@@ -330,12 +330,23 @@ export class LanguageModel {
     return this.session(`decode_${key}`, () => {
       const { g, weight, cache } = this.builder(`${this.config.family}_decode_${key}`);
       const ids = g.constant('ids', this.ids);
-      // A small Llama model runs the whole step as one kernel; otherwise the model's decode graph.
-      let logits = this.step
-        ? g.apply(llamaDecodeStepOp, {
+      // A small Llama model runs the whole step as one kernel, which for unmasked greedy decoding
+      // also takes the argmax and advances (one dispatch per token); otherwise the decode graph.
+      const step = this.step && {
+        shape: this.step.shape,
+        inputs: {
           weights: g.constant('step_weights', this.step.weights), kCache: g.constant('k_cache', this.kCacheAll),
           vCache: g.constant('v_cache', this.vCacheAll), ids, position: cache.position,
-        }, { shape: this.step.shape }, 'decode_step').logits!
+        },
+      };
+      if (step && mode === 'greedy' && !allowed) {
+        const history = g.constant('history', this.history);
+        g.apply(llamaDecodeStepOp, { ...step.inputs, kvLength: cache.kvLength, history }, { shape: step.shape }, 'decode_step');
+        g.output('history', history);
+        return g;
+      }
+      let logits = step
+        ? g.apply(llamaDecodeStepOp, step.inputs, { shape: step.shape }, 'decode_step').logits!
         : g.reshape(this.family.build(g, this.config, weight, ids, cache, true), [1, this.config.vocabSize], 'logits');
       if (allowed) logits = g.add(logits, g.constant('logit_mask', this.logitMask(allowed)), 'masked_logits');
       if (mode === 'greedy') {

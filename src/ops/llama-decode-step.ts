@@ -125,12 +125,13 @@ export function llamaDecodeStepUnfit(gpu: Gpu, s: LlamaStepShape): string | null
  * One decode step of a small Llama model in one dispatch (see shaders/llama_decode_step.wgsl):
  * `weights` f32 [llamaDecodeStepSize] (packLlamaDecodeStepWeights), `kCache`, `vCache` f32
  * [layers, rows, numKVHeads·headDim] (every layer; row position[0] is written), `ids` i32 (one
- * id: the token), `position` u32 [1] → `logits` [1, vocab]. Greedy decoding follows it with
- * the advance kernel, which takes the argmax and moves the state on.
+ * id: the token), `position` u32 [1] → `logits` [1, vocab]. Given `kvLength` u32 [1] and
+ * `history` i32 too, it also does what the advance kernel does for greedy decoding: the argmax
+ * becomes ids[0] and history[position + 1], and position and kvLength move on by one.
  */
 export const llamaDecodeStepOp: OpDef<LlamaDecodeStepAttrs> = {
   name: 'llamaDecodeStep',
-  writes: ['kCache', 'vCache'],
+  writes: ['kCache', 'vCache', 'ids', 'position', 'kvLength', 'history'],
   infer(inputs, { shape: s }) {
     const op = 'llamaDecodeStep';
     if (s.numHeads % s.numKVHeads !== 0) throw new ShapeError(`${op}: numKVHeads ${s.numKVHeads} must divide numHeads ${s.numHeads}`);
@@ -150,14 +151,21 @@ export const llamaDecodeStepOp: OpDef<LlamaDecodeStepAttrs> = {
     if (shapeSize(ids.shape) !== 1) throw new ShapeError(`${op}: ids ${formatShape(ids.shape)} must hold one id`);
     expectDType(op, 'position', required(op, inputs, 'position'), 'u32');
     expectShape(op, 'position', inputs.position!, [1]);
+    if (!inputs.kvLength !== !inputs.history) throw new ShapeError(`${op}: give both 'kvLength' and 'history' (to advance greedy decoding) or neither`);
+    if (inputs.kvLength) {
+      expectDType(op, 'kvLength', inputs.kvLength, 'u32');
+      expectShape(op, 'kvLength', inputs.kvLength, [1]);
+      expectDType(op, 'history', inputs.history!, 'i32');
+    }
     return { logits: { shape: [1, s.vocabSize], dtype: 'f32' } };
   },
   plan(gpu, inputs, outputs, { shape: s }) {
     const unfit = llamaDecodeStepUnfit(gpu, s);
     if (unfit) throw new LimitError(`llamaDecodeStep: ${unfit}`);
     const rows = inputs.kCache!.shape[1]!;
-    const kernel = `llama_decode_step_d${s.dim}_f${s.hiddenDim}_q${s.numHeads * s.headDim}_hd${s.headDim}`;
-    const code = specialize(kernel, source, { DIM4: pad4(s.dim) / 4, ACT4: pad4(Math.max(s.numHeads * s.headDim, s.hiddenDim)) / 4, HEAD_DIM: s.headDim, CHUNK: s.headDim % 4 === 0 ? 4 : 2, THREADS, SINCOS: sincosSource });
+    const advance = !!inputs.history;
+    const kernel = `llama_decode_step_d${s.dim}_f${s.hiddenDim}_q${s.numHeads * s.headDim}_hd${s.headDim}${advance ? '_advance' : ''}`;
+    const code = specialize(kernel, source, { ADVANCE: advance, DIM4: pad4(s.dim) / 4, ACT4: pad4(Math.max(s.numHeads * s.headDim, s.hiddenDim)) / 4, HEAD_DIM: s.headDim, CHUNK: s.headDim % 4 === 0 ? 4 : 2, THREADS, SINCOS: sincosSource });
     const uniforms = new Uniforms()
       .u32(s.dim).u32(s.hiddenDim).u32(pad4(s.dim) / 4).u32(pad4(s.numHeads * s.headDim) / 4).u32(pad4(s.hiddenDim) / 4).u32(s.numLayers).u32(s.vocabSize).u32(s.numHeads).u32(s.numHeads / s.numKVHeads).u32(s.numKVHeads * s.headDim).u32(rows).u32(3 * s.headDim / 2)
       .f32(s.eps).f32(Math.LOG2E / Math.sqrt(s.headDim)).f32(Math.log2(s.ropeTheta))
@@ -167,7 +175,7 @@ export const llamaDecodeStepOp: OpDef<LlamaDecodeStepAttrs> = {
       kernel,
       pipeline: gpu.pipeline(kernel, code),
       uniforms,
-      bindings: [inputs.weights!, inputs.kCache!, inputs.vCache!, inputs.ids!, inputs.position!, outputs.logits!].map(slice),
+      bindings: [inputs.weights!, inputs.kCache!, inputs.vCache!, inputs.ids!, inputs.position!, outputs.logits!, ...(advance ? [inputs.kvLength!, inputs.history!] : [])].map(slice),
       workgroups: [1],
       flops,
       bytes,
@@ -185,7 +193,10 @@ function stepCost(s: LlamaStepShape, rows: number): { flops: number; bytes: numb
   return { flops: 2 * weights + attention, bytes: 4 * weights + 8 * s.numLayers * rows * s.numKVHeads * s.headDim };
 }
 
-/** Eager llamaDecodeStep: the logits [1, vocab] of token ids[0] at position[0]; the caches gain that row. */
-export function llamaDecodeStep(gpu: Gpu, weights: Tensor, kCache: Tensor, vCache: Tensor, ids: Tensor, position: Tensor, shape: LlamaStepShape): Tensor {
-  return runOp(gpu, llamaDecodeStepOp, { weights, kCache, vCache, ids, position }, { shape }).logits!;
+/**
+ * Eager llamaDecodeStep: the logits [1, vocab] of token ids[0] at position[0]; the caches gain that
+ * row. With `advance`, greedy decoding also moves on (see llamaDecodeStepOp).
+ */
+export function llamaDecodeStep(gpu: Gpu, weights: Tensor, kCache: Tensor, vCache: Tensor, ids: Tensor, position: Tensor, shape: LlamaStepShape, advance?: { kvLength: Tensor; history: Tensor }): Tensor {
+  return runOp(gpu, llamaDecodeStepOp, { weights, kCache, vCache, ids, position, ...advance }, { shape }).logits!;
 }

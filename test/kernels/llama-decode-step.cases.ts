@@ -5,6 +5,7 @@
 // start full of random rows (earlier steps), and rows past p must stay as they were.
 import { advance } from '../../src/ops/advance.ts';
 import { llamaDecodeStep, packLlamaDecodeStepWeights, type LlamaStepShape, type LlamaStepWeights } from '../../src/ops/llama-decode-step.ts';
+import type { Tensor } from '../../src/device/tensor.ts';
 import { Rng } from '../util/rng.ts';
 import type { KernelCase } from './case.ts';
 
@@ -103,35 +104,48 @@ export const cases: KernelCase[] = runs.map(([s, tied, rows, p, steps], i): Kern
     const kHost = rng.normal(s.numLayers * rows * KV), vHost = rng.normal(s.numLayers * rows * KV);
     const first = 1 + ((7 * i) % (s.vocabSize - 1));
     const weights = gpu.upload(packLlamaDecodeStepWeights(s, model.w));
-    const kCache = gpu.upload(kHost, [s.numLayers, rows, KV]), vCache = gpu.upload(vHost, [s.numLayers, rows, KV]);
-    const ids = gpu.upload(new Int32Array([first]), [1, 1], 'i32');
-    const position = gpu.upload(new Uint32Array([p]), [1], 'u32');
     const k = Float64Array.from(kHost), v = Float64Array.from(vHost);
     const got: number[] = [], want: number[] = [];
+    /** Fresh caches and state at position p, run by `steps`, then the caches read back. */
+    const withState = async (steps: (state: { kCache: Tensor; vCache: Tensor; ids: Tensor; position: Tensor }) => Promise<void>) => {
+      const state = {
+        kCache: gpu.upload(kHost, [s.numLayers, rows, KV]), vCache: gpu.upload(vHost, [s.numLayers, rows, KV]),
+        ids: gpu.upload(new Int32Array([first]), [1, 1], 'i32'), position: gpu.upload(new Uint32Array([p]), [1], 'u32'),
+      };
+      await steps(state);
+      got.push(...(await state.kCache.download()), ...(await state.vCache.download()));
+      Object.values(state).forEach((t) => t.destroy());
+    };
     if (steps === 0) {
-      const logits = llamaDecodeStep(gpu, weights, kCache, vCache, ids, position, s);
-      got.push(...(await logits.download()));
-      logits.destroy();
-      want.push(...stepRef(model, k, v, rows, first, p));
-    } else {
-      // Greedy steps chained on the GPU by the advance kernel: the ids chosen, then the state.
-      const kvLength = gpu.upload(new Uint32Array([p + 1]), [1], 'u32');
-      const history = gpu.upload(new Int32Array(rows + 1).fill(-1), [rows + 1], 'i32');
-      for (let t = 0; t < steps; t++) {
+      await withState(async ({ kCache, vCache, ids, position }) => {
         const logits = llamaDecodeStep(gpu, weights, kCache, vCache, ids, position, s);
-        advance(gpu, { logits, ids, position, kvLength, history });
+        got.push(...(await logits.download()));
         logits.destroy();
-      }
-      got.push(...(await history.download()), ...(await ids.download()), ...(await position.download()), ...(await kvLength.download()));
-      [kvLength, history].forEach((t) => t.destroy());
+      });
+      want.push(...stepRef(model, k, v, rows, first, p), ...k, ...v);
+    } else {
+      // Greedy steps chained on the GPU, by the advance kernel after each step and by the step's
+      // own argmax and advance (what LanguageModel runs): the ids chosen, the state, the caches.
       const chosen = new Array<number>(rows + 1).fill(-1);
       let next = first;
-      for (let t = 0; t < steps; t++) chosen[p + t + 1] = next = argmax(stepRef(model, k, v, rows, next, p + t));
-      want.push(...chosen, next, p + steps, p + steps + 1);
+      const kFinal = Float64Array.from(k), vFinal = Float64Array.from(v);
+      for (let t = 0; t < steps; t++) chosen[p + t + 1] = next = argmax(stepRef(model, kFinal, vFinal, rows, next, p + t));
+      for (const folded of [false, true]) {
+        await withState(async ({ kCache, vCache, ids, position }) => {
+          const kvLength = gpu.upload(new Uint32Array([p + 1]), [1], 'u32');
+          const history = gpu.upload(new Int32Array(rows + 1).fill(-1), [rows + 1], 'i32');
+          for (let t = 0; t < steps; t++) {
+            const logits = llamaDecodeStep(gpu, weights, kCache, vCache, ids, position, s, folded ? { kvLength, history } : undefined);
+            if (!folded) advance(gpu, { logits, ids, position, kvLength, history });
+            logits.destroy();
+          }
+          got.push(...(await history.download()), ...(await ids.download()), ...(await position.download()), ...(await kvLength.download()));
+          [kvLength, history].forEach((t) => t.destroy());
+        });
+        want.push(...chosen, next, p + steps, p + steps + 1, ...kFinal, ...vFinal);
+      }
     }
-    got.push(...(await kCache.download()), ...(await vCache.download()));
-    want.push(...k, ...v);
-    [weights, kCache, vCache, ids, position].forEach((t) => t.destroy());
+    weights.destroy();
     return { got, want };
   },
 }));
