@@ -103,7 +103,8 @@ export function packLlamaDecodeStepWeights(s: LlamaStepShape, w: LlamaStepWeight
 
 /** Bytes of workgroup memory the kernel declares for this shape. */
 export function llamaDecodeStepWorkgroupBytes(s: LlamaStepShape): number {
-  return 4 * (pad4(s.dim) + pad4(Math.max(s.numHeads * s.headDim, s.hiddenDim)) + THREADS);
+  // x, act, and per invocation: a partial Σ x², and (greedy variant) its best logit and id.
+  return 4 * (pad4(s.dim) + pad4(Math.max(s.numHeads * s.headDim, s.hiddenDim)) + 3 * THREADS);
 }
 
 /**
