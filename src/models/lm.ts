@@ -166,21 +166,33 @@ export class LanguageModel {
       throw new LimitError(`LanguageModel: maxContext ${max} must be an integer in [1, ${config.contextLength}] (the model's context length)`);
     }
     this.maxContext = max;
-    const uploaded = new Map<HostTensor, Tensor>(); // tied weights are one HostTensor: upload it once
     const owned: Tensor[] = [];
     try {
       if (weights instanceof LanguageModel) {
+        // A twin: the weight tensors of the model it was made from, and a sequence state of its own.
         for (const [name, tensor] of weights.weights) this.weights.set(name, tensor);
         this.step = weights.step;
-      }
-      for (const [name, host] of weights instanceof LanguageModel ? [] : weights) {
-        let tensor = uploaded.get(host);
-        if (!tensor) {
-          tensor = gpu.upload(host.data, host.shape, 'f32');
-          uploaded.set(host, tensor);
-          owned.push(tensor);
+      } else {
+        const uploaded = new Map<HostTensor, Tensor>(); // tied weights are one HostTensor: upload it once
+        for (const [name, host] of weights) {
+          let tensor = uploaded.get(host);
+          if (!tensor) {
+            tensor = gpu.upload(host.data, host.shape, 'f32');
+            uploaded.set(host, tensor);
+            owned.push(tensor);
+          }
+          this.weights.set(name, tensor);
         }
-        this.weights.set(name, tensor);
+        if (config.family === 'llama' && options.fusedDecode !== false && llamaDecodeStepUnfit(gpu, config) === null) {
+          const w = (name: string) => weights.get(name)!.data;
+          const layers = Array.from({ length: config.numLayers }, (_, i) => ({
+            attnNorm: w(`${i}.attn_norm`), qkv: w(`${i}.qkv`), o: w(`${i}.o`), mlpNorm: w(`${i}.mlp_norm`), gateUp: w(`${i}.gate_up`), down: w(`${i}.down`),
+          }));
+          const packed = packLlamaDecodeStepWeights(config, { embed: w('embed'), layers, norm: w('norm'), classifier: w('lm_head') });
+          const tensor = gpu.upload(packed, [packed.length], 'f32');
+          owned.push(tensor);
+          this.step = { weights: tensor, shape: config };
+        }
       }
       // One buffer for all layers' keys (and one for values), which the one-kernel decode step
       // binds whole; the graphs bind one layer's rows, so each layer starts at an aligned offset.
@@ -194,16 +206,6 @@ export class LanguageModel {
         for (const [all, views] of [[this.kCacheAll, this.kCache], [this.vCacheAll, this.vCache]] as const) {
           views.push(new Tensor(gpu, all.buffer, [1, max, kvWidth], 'f32', all.offset + 4 * i * rows * kvWidth, all));
         }
-      }
-      if (!(weights instanceof LanguageModel) && config.family === 'llama' && options.fusedDecode !== false && llamaDecodeStepUnfit(gpu, config) === null) {
-        const w = (name: string) => weights.get(name)!.data;
-        const layers = Array.from({ length: config.numLayers }, (_, i) => ({
-          attnNorm: w(`${i}.attn_norm`), qkv: w(`${i}.qkv`), o: w(`${i}.o`), mlpNorm: w(`${i}.mlp_norm`), gateUp: w(`${i}.gate_up`), down: w(`${i}.down`),
-        }));
-        const packed = packLlamaDecodeStepWeights(config, { embed: w('embed'), layers, norm: w('norm'), classifier: w('lm_head') });
-        const tensor = gpu.upload(packed, [packed.length], 'f32');
-        owned.push(tensor);
-        this.step = { weights: tensor, shape: config };
       }
     } catch (err) {
       for (const t of owned) t.destroy();
@@ -468,8 +470,7 @@ export class LanguageModel {
       const out = new Float32Array(ids.length * V);
       const session = await this.decodeSession('logits');
       for (let t = 0; t < ids.length; t++) {
-        this.gpu.write(this.ids, [ids[t]!]);
-        this.setPosition(t, t + 1);
+        this.feed(ids[t]!, t);
         const result = await this.run(session, 'decode (1 token)', {}, ['logits']);
         out.set(result.logits as Float32Array, t * V);
       }
@@ -568,11 +569,7 @@ export class LanguageModel {
 
     this.beginUse();
     try {
-      // The prompt but its last token fills the cache; the last one is the first decode step's input.
-      await this.prefill(ids.slice(0, -1), 0, false);
-      let position = ids.length - 1;
-      this.gpu.write(this.ids, [ids[position]!]);
-      this.setPosition(position, position + 1);
+      let position = await this.startSequence(ids);
 
       const text = new TextStreamer(this.tokenizer, ids[position]!);
       let produced = 0;
@@ -616,29 +613,36 @@ export class LanguageModel {
         if (endsWithStop()) return;
         position++;
         produced++;
-        this.gpu.write(this.ids, [id]);
-        this.setPosition(position, position + 1);
-        if (unconditional) {
-          const { twin } = unconditional;
-          const at = ++unconditional.position;
-          twin.gpu.write(twin.ids, [id]);
-          twin.setPosition(at, at + 1);
-        }
+        this.feed(id, position);
+        if (unconditional) unconditional.twin.feed(id, ++unconditional.position);
       }
     } finally {
       this.busy = false;
     }
   }
 
-  /** The unconditional side of guidance on the twin: `ids` in its cache but the last, which its first decode step reads. */
+  /**
+   * A new sequence: `ids` but the last fill the cache, and the last is the first decode step's
+   * input. Returns the position of that input.
+   */
+  private async startSequence(ids: readonly number[]): Promise<number> {
+    await this.prefill(ids.slice(0, -1), 0, false);
+    const position = ids.length - 1;
+    this.feed(ids[position]!, position);
+    return position;
+  }
+
+  /** The next decode step reads token `id` at `position` (and attends to the rows up to it). */
+  private feed(id: number, position: number): void {
+    this.gpu.write(this.ids, [id]);
+    this.setPosition(position, position + 1);
+  }
+
+  /** The unconditional side of guidance, on the twin (made on first use). */
   private async startTwin(ids: readonly number[], allowed?: TokenRange): Promise<{ twin: LanguageModel; session: Session; position: number }> {
     this.twin ??= new LanguageModel(this.gpu, this.config, this.family, this, this.tokenizer, this.options);
-    const twin = this.twin;
-    await twin.prefill(ids.slice(0, -1), 0, false);
-    const position = ids.length - 1;
-    twin.gpu.write(twin.ids, [ids[position]!]);
-    twin.setPosition(position, position + 1);
-    return { twin, session: await twin.decodeSession('logits', allowed), position };
+    const position = await this.twin.startSequence(ids);
+    return { twin: this.twin, session: await this.twin.decodeSession('logits', allowed), position };
   }
 
   /**
