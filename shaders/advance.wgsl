@@ -32,14 +32,9 @@ fn chosen() -> i32 {
 #endif
 }
 
+${ADVANCE_TO}
+
 @compute @workgroup_size(1)
 fn main() {
-  let id = chosen();
-  let p = position[0] + 1u;
-  ids[0] = id;
-  if (p < arrayLength(&history)) {
-    history[p] = id;
-  }
-  position[0] = p;
-  kv_length[0] = p + 1u;
+  advance_to(chosen(), position[0] + 1u);
 }

@@ -83,6 +83,7 @@ const CHUNKS = HEAD_DIM / CHUNK;
 @group(0) @binding(8) var<storage, read_write> history: array<i32>;
 var<workgroup> best_logit: array<f32, THREADS>;  // per invocation: its largest logit
 var<workgroup> best_id: array<u32, THREADS>;     // ... and its id (the first on ties)
+${ADVANCE_TO}
 #endif
 
 var<workgroup> x: array<vec4<f32>, ${DIM4}>;    // the residual stream (zero past D)
@@ -283,11 +284,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         best_v = best_id[t];
       }
     }
-    let next = p + 1u;
-    ids[0] = i32(best_v);
-    if (next < arrayLength(&history)) { history[next] = i32(best_v); }
-    position[0] = next;
-    kv_length[0] = next + 1u;
+    advance_to(i32(best_v), p + 1u);
   }
 #endif
 }
