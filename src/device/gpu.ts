@@ -10,17 +10,22 @@ export interface BufferSlice {
   size?: number;
 }
 
+/** A texture bound whole to one binding, for kernels that read it with textureLoad. */
+export interface TextureBinding {
+  texture: GPUTextureView;
+}
+
 /**
  * One kernel launch, fully resolved: the eager API runs it at once, the graph runtime
  * turns it into a bind group that is made once and replayed. Binding 0 holds `uniforms`
- * (when present), storage buffers follow from binding 1 in order.
+ * (when present), storage buffers (and textures) follow from binding 1 in order.
  */
 export interface Dispatch {
   /** Kernel name, used in errors and profiles. */
   kernel: string;
   pipeline: GPUComputePipeline;
   uniforms?: ArrayBuffer;
-  bindings: BufferSlice[];
+  bindings: (BufferSlice | TextureBinding)[];
   workgroups: readonly [number, number?, number?];
   /** Work done, for the profiler's GFLOP/s and GB/s columns. */
   flops?: number;
@@ -338,12 +343,12 @@ export class Gpu {
     }
   }
 
-  /** A bind group for one dispatch (binding 0: uniforms if given, then storage buffers). */
+  /** A bind group for one dispatch (binding 0: uniforms if given, then storage buffers and textures). */
   bindGroup(dispatch: Dispatch, uniformBuffer?: GPUBufferBinding): GPUBindGroup {
     const entries: GPUBindGroupEntry[] = [];
     if (uniformBuffer) entries.push({ binding: 0, resource: uniformBuffer });
-    dispatch.bindings.forEach((slice, i) => {
-      entries.push({ binding: i + 1, resource: { buffer: slice.buffer, offset: slice.offset ?? 0, size: slice.size } });
+    dispatch.bindings.forEach((b, i) => {
+      entries.push({ binding: i + 1, resource: 'texture' in b ? b.texture : { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } });
     });
     return this.device.createBindGroup({ layout: dispatch.pipeline.getBindGroupLayout(0), entries, label: dispatch.kernel });
   }
@@ -413,6 +418,7 @@ export class Gpu {
     const maxBinding = this.limits.maxStorageBufferBindingSize;
     const align = this.limits.minStorageBufferOffsetAlignment;
     d.bindings.forEach((slice, i) => {
+      if ('texture' in slice) return;
       const offset = slice.offset ?? 0;
       const size = slice.size ?? slice.buffer.size - offset;
       if (size > maxBinding) {
