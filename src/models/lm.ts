@@ -20,7 +20,7 @@ import { GraphBuilder } from '../graph/builder.ts';
 import { compile } from '../graph/compile.ts';
 import type { Value } from '../graph/graph.ts';
 import { advanceOp } from '../ops/advance.ts';
-import { llamaDecodeStepOp, llamaDecodeStepUnfit, packLlamaDecodeStepWeights, type LlamaStepShape } from '../ops/llama-decode-step.ts';
+import { llamaDecodeStepOp, llamaDecodeStepUnfit, LlamaStepTexture, packLlamaDecodeStepWeights, type LlamaStepShape } from '../ops/llama-decode-step.ts';
 import { Session } from '../runtime/session.ts';
 import { loadExpectedTensors, type HostTensor } from './checkpoint.ts';
 import type { KVCache, LmConfig, ModelFamily } from './decoder.ts';
@@ -140,7 +140,7 @@ export class LanguageModel {
   private readonly kCache: Tensor[] = [];
   private readonly vCache: Tensor[] = [];
   /** The packed weights of the one-kernel decode step, when this model uses it. */
-  private readonly step: { weights: Tensor; shape: LlamaStepShape } | null = null;
+  private readonly step: { weights: LlamaStepTexture; shape: LlamaStepShape } | null = null;
   /** False for a twin: the weights belong to the model it was made from. */
   private readonly ownsWeights: boolean;
   /** A second sequence over the same weights, made on first use: the unconditional side of guidance. */
@@ -166,7 +166,7 @@ export class LanguageModel {
       throw new LimitError(`LanguageModel: maxContext ${max} must be an integer in [1, ${config.contextLength}] (the model's context length)`);
     }
     this.maxContext = max;
-    const owned: Tensor[] = [];
+    const owned: { destroy(): void }[] = [];
     try {
       if (weights instanceof LanguageModel) {
         // A twin: the weight tensors of the model it was made from, and a sequence state of its own.
@@ -189,9 +189,9 @@ export class LanguageModel {
             attnNorm: w(`${i}.attn_norm`), qkv: w(`${i}.qkv`), o: w(`${i}.o`), mlpNorm: w(`${i}.mlp_norm`), gateUp: w(`${i}.gate_up`), down: w(`${i}.down`),
           }));
           const packed = packLlamaDecodeStepWeights(config, { embed: w('embed'), layers, norm: w('norm'), classifier: w('lm_head') });
-          const tensor = gpu.upload(packed, [packed.length], 'f32');
-          owned.push(tensor);
-          this.step = { weights: tensor, shape: config };
+          const texture = LlamaStepTexture.upload(gpu, packed);
+          owned.push(texture);
+          this.step = { weights: texture, shape: config };
         }
       }
       // One buffer for all layers' keys (and one for values), which the one-kernel decode step
@@ -333,22 +333,21 @@ export class LanguageModel {
       const { g, weight, cache } = this.builder(`${this.config.family}_decode_${key}`);
       const ids = g.constant('ids', this.ids);
       // A small Llama model runs the whole step as one kernel, which for unmasked greedy decoding
-      // also takes the argmax and advances (one dispatch per token); otherwise the decode graph.
+      // also takes the argmax and advances, a whole chunk of steps in one dispatch (its input
+      // 'steps'); otherwise the decode graph.
       const step = this.step && {
-        shape: this.step.shape,
-        inputs: {
-          weights: g.constant('step_weights', this.step.weights), kCache: g.constant('k_cache', this.kCacheAll),
-          vCache: g.constant('v_cache', this.vCacheAll), ids, position: cache.position,
-        },
+        attrs: this.step,
+        inputs: { kCache: g.constant('k_cache', this.kCacheAll), vCache: g.constant('v_cache', this.vCacheAll), ids, position: cache.position },
       };
       if (step && mode === 'greedy' && !allowed) {
         const history = g.constant('history', this.history);
-        g.apply(llamaDecodeStepOp, { ...step.inputs, kvLength: cache.kvLength, history }, { shape: step.shape }, 'decode_step');
+        const steps = g.input('steps', [1], 'u32');
+        g.apply(llamaDecodeStepOp, { ...step.inputs, kvLength: cache.kvLength, history, steps }, step.attrs, 'decode_step');
         g.output('history', history);
         return g;
       }
       let logits = step
-        ? g.apply(llamaDecodeStepOp, step.inputs, { shape: step.shape }, 'decode_step').logits!
+        ? g.apply(llamaDecodeStepOp, step.inputs, step.attrs, 'decode_step').logits!
         : g.reshape(this.family.build(g, this.config, weight, ids, cache, true), [1, this.config.vocabSize], 'logits');
       if (allowed) logits = g.add(logits, g.constant('logit_mask', this.logitMask(allowed)), 'masked_logits');
       if (mode === 'greedy') {
@@ -383,7 +382,7 @@ export class LanguageModel {
   // ---- running --------------------------------------------------------------------------------
 
   /** Run a graph once; the first run under each label is profiled when the model was loaded with `profile`. */
-  private async run(session: Session, label: string, inputs: Record<string, Int32Array>, download: string[]) {
+  private async run(session: Session, label: string, inputs: Record<string, Int32Array | Uint32Array>, download: string[]) {
     if (this.options.profile && !this.profiles.has(label)) {
       const result = await session.run(inputs, { download, profile: true });
       this.profiles.set(label, session.profileTable());
@@ -653,13 +652,17 @@ export class LanguageModel {
    */
   private async *greedyIds(position: number, total: number, allowed?: TokenRange): AsyncGenerator<number> {
     const session = await this.decodeSession('greedy', allowed);
+    // The fused step of a small Llama model takes a chunk's steps in one dispatch; a decode graph
+    // is recorded once per step into one pass.
+    const fused = this.step !== null && !allowed;
+    const inputs = (steps: number): Record<string, Uint32Array> => (fused ? { steps: new Uint32Array([steps]) } : {});
     const inFlight: { done: Promise<unknown>; ids: Promise<ArrayBuffer> }[] = [];
     let submitted = 0;
     let chunk = FIRST_DECODE_CHUNK;
     const submit = () => {
       const steps = Math.min(chunk, total - submitted);
       const first = position + submitted + 1; // history row of the chunk's first new id
-      const done = session.run({}, { repeat: steps, download: [] });
+      const done = session.run(inputs(steps), { repeat: fused ? 1 : steps, download: [] });
       const ids = this.gpu.readBytes(this.history.buffer, this.history.offset + 4 * first, 4 * steps);
       for (const p of [done, ids]) p.catch(() => {}); // rethrown where awaited; never unhandled
       inFlight.push({ done, ids });
@@ -668,7 +671,7 @@ export class LanguageModel {
     };
     try {
       if (total > 0 && this.options.profile && !this.profiles.has('decode (1 token)')) {
-        await this.run(session, 'decode (1 token)', {}, []);
+        await this.run(session, 'decode (1 token)', inputs(1), []);
         submitted = 1;
         yield new Int32Array(await this.gpu.readBytes(this.history.buffer, this.history.offset + 4 * (position + 1), 4))[0]!;
       }
@@ -697,7 +700,7 @@ export class LanguageModel {
     this.twin?.destroy();
     for (const s of this.sessions.values()) s.destroy();
     this.sessions.clear();
-    const owned = new Set([this.kCacheAll, this.vCacheAll, ...this.logitMasks.values(), this.ids, this.position, this.kvLength, this.history]);
+    const owned = new Set<{ destroy(): void }>([this.kCacheAll, this.vCacheAll, ...this.logitMasks.values(), this.ids, this.position, this.kvLength, this.history]);
     if (this.ownsWeights) {
       for (const t of this.weights.values()) owned.add(t);
       if (this.step) owned.add(this.step.weights);

@@ -4,7 +4,7 @@
 // widths, one kv head for three query heads, positions 0 and ones that divide by nothing; caches
 // start full of random rows (earlier steps), and rows past p must stay as they were.
 import { advance } from '../../src/ops/advance.ts';
-import { llamaDecodeStep, packLlamaDecodeStepWeights, type LlamaStepShape, type LlamaStepWeights } from '../../src/ops/llama-decode-step.ts';
+import { llamaDecodeStep, LlamaStepTexture, packLlamaDecodeStepWeights, type LlamaStepShape, type LlamaStepWeights } from '../../src/ops/llama-decode-step.ts';
 import type { Tensor } from '../../src/device/tensor.ts';
 import { Rng } from '../util/rng.ts';
 import type { KernelCase } from './case.ts';
@@ -103,7 +103,7 @@ export const cases: KernelCase[] = runs.map(([s, tied, rows, p, steps], i): Kern
     const model = randomModel(s, tied, rng);
     const kHost = rng.normal(s.numLayers * rows * KV), vHost = rng.normal(s.numLayers * rows * KV);
     const first = 1 + ((7 * i) % (s.vocabSize - 1));
-    const weights = gpu.upload(packLlamaDecodeStepWeights(s, model.w));
+    const weights = LlamaStepTexture.upload(gpu, packLlamaDecodeStepWeights(s, model.w));
     const k = Float64Array.from(kHost), v = Float64Array.from(vHost);
     const got: number[] = [], want: number[] = [];
     /** Fresh caches and state at position p, run by `steps`, then the caches read back. */
@@ -124,23 +124,25 @@ export const cases: KernelCase[] = runs.map(([s, tied, rows, p, steps], i): Kern
       });
       want.push(...stepRef(model, k, v, rows, first, p), ...k, ...v);
     } else {
-      // Greedy steps chained on the GPU, by the advance kernel after each step and by the step's
-      // own argmax and advance (what LanguageModel runs): the ids chosen, the state, the caches.
+      // Greedy steps chained on the GPU: by the advance kernel after each step, by the step's own
+      // argmax and advance one step a dispatch, and all steps in one dispatch (what
+      // LanguageModel runs): the ids chosen, the state, the caches.
       const chosen = new Array<number>(rows + 1).fill(-1);
       let next = first;
       const kFinal = Float64Array.from(k), vFinal = Float64Array.from(v);
       for (let t = 0; t < steps; t++) chosen[p + t + 1] = next = argmax(stepRef(model, kFinal, vFinal, rows, next, p + t));
-      for (const folded of [false, true]) {
+      for (const perDispatch of [0, 1, steps]) {
         await withState(async ({ kCache, vCache, ids, position }) => {
           const kvLength = gpu.upload(new Uint32Array([p + 1]), [1], 'u32');
           const history = gpu.upload(new Int32Array(rows + 1).fill(-1), [rows + 1], 'i32');
-          for (let t = 0; t < steps; t++) {
-            const logits = llamaDecodeStep(gpu, weights, kCache, vCache, ids, position, s, folded ? { kvLength, history } : undefined);
-            if (!folded) advance(gpu, { logits, ids, position, kvLength, history });
+          const stepCount = gpu.upload(new Uint32Array([perDispatch]), [1], 'u32');
+          for (let t = 0; t < steps; t += Math.max(perDispatch, 1)) {
+            const logits = llamaDecodeStep(gpu, weights, kCache, vCache, ids, position, s, perDispatch ? { kvLength, history, steps: stepCount } : undefined);
+            if (!perDispatch) advance(gpu, { logits, ids, position, kvLength, history });
             logits.destroy();
           }
           got.push(...(await history.download()), ...(await ids.download()), ...(await position.download()), ...(await kvLength.download()));
-          [kvLength, history].forEach((t) => t.destroy());
+          [kvLength, history, stepCount].forEach((t) => t.destroy());
         });
         want.push(...chosen, next, p + steps, p + steps + 1, ...kFinal, ...vFinal);
       }
