@@ -206,9 +206,10 @@ async function benchStories(gpu: Gpu, rows: Row[]): Promise<void> {
       const step = await decodeStep(lm, [bos], STORIES_TOKENS, RUNS.storiesGreedy);
       const tokensPerS = (STORIES_TOKENS * 1000) / all.wallMs;
       console.log(`${model}: greedy ${STORIES_TOKENS} tokens ${all.wallMs.toFixed(0)} ms (CPU ${all.cpuMs.toFixed(0)} ms), decode ${step.wallMs.toFixed(3)} ms/step`);
+      // The target is the default path's; the per-layer graph is there for comparison.
       rows.push({
         model, metric: `greedy, ${STORIES_TOKENS} tokens from BOS (all included)`, tessera: tokensPerS, tesseraCpuMs: all.cpuMs / STORIES_TOKENS,
-        target: '≥ 2,000', met: tokensPerS >= 2000,
+        ...(fusedDecode ? { target: '≥ 2,000', met: tokensPerS >= 2000 } : {}),
       });
       rows.push({ model, metric: 'decode, greedy (per step)', tessera: 1000 / step.wallMs, tesseraCpuMs: step.cpuMs });
     } finally {

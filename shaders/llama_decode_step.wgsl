@@ -152,12 +152,12 @@ fn turn(ab: vec2<f32>, row: u32, p: u32) -> vec2<f32> {
 
 fn qkv_at(i: u32) -> f32 { return qkv[i / 4u][i % 4u]; }
 
-// x += v · Wᵀ over the invocation's quads of rows (W at vec4 `rows`, K4 vec4s a row), with the
+// x += act · Wᵀ over the invocation's quads of rows (W at vec4 `rows`, K4 vec4s a row), with the
 // partial Σ x² that the next normalization reads. Padding rows are zero, so x stays zero past D.
-fn add_projection(lid: u32, v: ptr<workgroup, Activations>, rows: u32, K4: u32) {
+fn add_projection(lid: u32, rows: u32, K4: u32) {
   var sq = 0.0;
   for (var n = 4u * lid; n < params.dim; n += 4u * THREADS) {
-    let value = x[n / 4u] + quad(v, rows + n * K4, K4);
+    let value = x[n / 4u] + quad(&act, rows + n * K4, K4);
     x[n / 4u] = value;
     sq += dot(value, value);
   }
@@ -224,7 +224,7 @@ fn layer_step(lid: u32, layer: u32, p: u32) {
     }
   }
   workgroupBarrier();
-  add_projection(lid, &act, o_w, params.q4);
+  add_projection(lid, o_w, params.q4);
 
   r = inv_rms();
   for (var j = 4u * lid; j < params.hidden; j += 4u * THREADS) {
@@ -233,7 +233,7 @@ fn layer_step(lid: u32, layer: u32, p: u32) {
     act[j / 4u] = gate / (1.0 + exp(-gate)) * up;
   }
   workgroupBarrier();
-  add_projection(lid, &act, down_w, params.hidden4);
+  add_projection(lid, down_w, params.hidden4);
 }
 
 // One token: ids[0] at position[0] to the logits (and, with ADVANCE, on to the next token).
