@@ -172,6 +172,15 @@ export class Gpu {
   get hasSubgroups(): boolean {
     return this.report.features.includes('subgroups');
   }
+  /**
+   * The subgroup size when it is fixed and at least 8, else null: kernels that share loads across
+   * a subgroup by broadcasting from lanes 0..7 need exactly this (matmul, the Llama decode step).
+   */
+  get broadcastLanes(): number | null {
+    const info = (this.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+    const size = info?.subgroupMinSize ?? 0;
+    return this.hasSubgroups && size >= 8 && info?.subgroupMaxSize === size ? size : null;
+  }
   get hasTimestamps(): boolean {
     return this.report.features.includes('timestamp-query');
   }

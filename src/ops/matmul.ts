@@ -130,16 +130,6 @@ function checkBindable(gpu: Gpu, t: TensorRef, name: string): void {
 }
 
 /**
- * The subgroup size when the tiled kernel can share rows of a by subgroup broadcasts: the size
- * must be fixed (one subgroup = one row block's lanes) and at least 8 (one lane per row). Else null.
- */
-function broadcastLanes(gpu: Gpu): number | null {
-  const info = (gpu.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-  const size = info?.subgroupMinSize ?? 0;
-  return gpu.hasSubgroups && size >= 8 && info?.subgroupMaxSize === size ? size : null;
-}
-
-/**
  * out = activation(a · op(b) + bias) + residual, op(b) = b or bᵀ. a is [...batch, M, K]; b is
  * [K, N] ([N, K] with transposeB), or batched like a; bias is [N]; residual has out's shape.
  * A shared (2-D) b treats a's batch dimensions as more rows. Up to MATVEC_MAX_M rows run the
@@ -173,7 +163,9 @@ export const matmulOp: OpDef<MatmulAttrs> = {
     const matvecRowCount = matvecRows(d.M);
     const matvec = matvecRowCount !== null;
     const vec4 = d.K % 4 === 0 && (transposeB || d.N % 4 === 0);
-    const subgroupLanes = broadcastLanes(gpu);
+    // Rows of a are shared by subgroup broadcasts when a subgroup (one row block's lanes) has a fixed
+    // size of at least 8 (one lane per row).
+    const subgroupLanes = gpu.broadcastLanes;
     const lanes = subgroupLanes ?? 8; // invocations per row block, 4 columns each
     const bBatchStride = d.bBatched ? d.K * d.N : 0;
 
