@@ -21,7 +21,8 @@
 // at once (a quad), so that each load of x serves 4 rows. The packing is an rgba32float texture,
 // vec4 i at texel (i mod TEXTURE_WIDTH, i div TEXTURE_WIDTH), read with textureLoad: loads are
 // most of a step, and lavapipe fetches a texel for 8 invocations with one gather where it loads
-// from a storage buffer invocation by invocation (≈ 0.7 against 1.1 ns a float).
+// from a storage buffer invocation by invocation (≈ 0.7 against 1.1 ns a float). With SUBGROUPS
+// (a fixed subgroup size of at least 8) the loads of x are shared across the subgroup too (quad).
 // x and act are vec4 arrays, zero past D, Q and F.
 // Caches: k_cache and v_cache hold every layer, [layers, cache_rows, KV] (KV = kv heads · HEAD_DIM).
 //
@@ -43,6 +44,13 @@
 // host only needs the ids, from history, every few dozen tokens). RoPE angles are
 // p · θ^(−2i/HEAD_DIM), with the accurate sin/cos of lib/sincos.wgsl, as in rope.wgsl. The host
 // keeps p < cache_rows.
+
+#if ${SUBGROUPS}
+enable subgroups;
+// The loops around `quad` run whole subgroups together (see `lane`), so its broadcasts are in
+// subgroup-uniform control flow, which the analysis cannot see.
+diagnostic(off, subgroup_uniformity);
+#endif
 
 struct Params {
   dim: u32,          // D
@@ -122,22 +130,46 @@ fn inv_rms() -> f32 {
   return inverseSqrt(total / f32(params.dim) + params.eps);
 }
 
-// Σ_k v[k] · W[i, k] for the quad of rows i = 0 .. 3 at vec4 `at` (rows of K4 vec4s): four
-// outputs of a projection of v, sharing each load of v.
-fn quad(v: ptr<workgroup, Activations>, at: u32, K4: u32) -> vec4<f32> {
-  var a = vec4<f32>(0.0);
-  var b = vec4<f32>(0.0);
-  var c = vec4<f32>(0.0);
-  var d = vec4<f32>(0.0);
-  for (var k = 0u; k < K4; k++) {
-    let vk = (*v)[k];
-    a += vk * weight(at + k);
-    b += vk * weight(at + K4 + k);
-    c += vk * weight(at + 2u * K4 + k);
-    d += vk * weight(at + 3u * K4 + k);
-  }
-  return vec4<f32>((a.x + a.y) + (a.z + a.w), (b.x + b.y) + (b.z + b.w), (c.x + c.y) + (c.z + c.w), (d.x + d.y) + (d.z + d.w));
+// The invocation's lane in its subgroup (SUBGROUPS), or its index mod 8. A stage's loop over
+// quads starts each group of lanes at the quad of its first lane (4·(lid − lane)) and steps all
+// of them together, so a subgroup enters and leaves every iteration whole; a lane whose quad is
+// past the end computes the last quad again and stores nothing.
+var<private> lane: u32;
+
+// acc[i] += vk · W[i, k] for the quad of rows i = 0 .. 3 at vec4 `at` (rows of K4 vec4s).
+fn accumulate(acc: ptr<function, array<vec4<f32>, 4>>, vk: vec4<f32>, at: u32, K4: u32, k: u32) {
+  (*acc)[0] += vk * weight(at + k);
+  (*acc)[1] += vk * weight(at + K4 + k);
+  (*acc)[2] += vk * weight(at + 2u * K4 + k);
+  (*acc)[3] += vk * weight(at + 3u * K4 + k);
 }
+
+// Σ_k v[k] · W[i, k] for the quad of rows i = 0 .. 3 at vec4 `at` (rows of K4 vec4s): four
+// outputs of a projection of v, sharing each load of v. Every lane needs the same v[k], and on
+// lavapipe a load from workgroup memory goes lane by lane, so with SUBGROUPS lane l loads
+// v[k + l mod 8] and each of the 8 is broadcast to the whole subgroup.
+fn quad(v: ptr<workgroup, Activations>, at: u32, K4: u32) -> vec4<f32> {
+  var acc: array<vec4<f32>, 4>;
+#if ${SUBGROUPS}
+  for (var k = 0u; k < K4; k += 8u) {
+    let mine = (*v)[min(k + lane % 8u, K4 - 1u)];
+    let n = K4 - k;  // vec4s left: the last round may take fewer than 8
+    accumulate(&acc, subgroupBroadcast(mine, 0u), at, K4, k);
+    if (n > 1u) { accumulate(&acc, subgroupBroadcast(mine, 1u), at, K4, k + 1u); }
+    if (n > 2u) { accumulate(&acc, subgroupBroadcast(mine, 2u), at, K4, k + 2u); }
+    if (n > 3u) { accumulate(&acc, subgroupBroadcast(mine, 3u), at, K4, k + 3u); }
+    if (n > 4u) { accumulate(&acc, subgroupBroadcast(mine, 4u), at, K4, k + 4u); }
+    if (n > 5u) { accumulate(&acc, subgroupBroadcast(mine, 5u), at, K4, k + 5u); }
+    if (n > 6u) { accumulate(&acc, subgroupBroadcast(mine, 6u), at, K4, k + 6u); }
+    if (n > 7u) { accumulate(&acc, subgroupBroadcast(mine, 7u), at, K4, k + 7u); }
+  }
+#else
+  for (var k = 0u; k < K4; k++) { accumulate(&acc, (*v)[k], at, K4, k); }
+#endif
+  return vec4<f32>(hsum(acc[0]), hsum(acc[1]), hsum(acc[2]), hsum(acc[3]));
+}
+
+fn hsum(a: vec4<f32>) -> f32 { return (a.x + a.y) + (a.z + a.w); }
 
 // Rows (row, row + 1) of q|k|v at position p: a pair of q or k is turned by RoPE, by the angle
 // p · θ^(−2i/HEAD_DIM) of its place i in the head, and q is also scaled; v is left as it is.
@@ -156,10 +188,13 @@ fn qkv_at(i: u32) -> f32 { return qkv[i / 4u][i % 4u]; }
 // partial Σ x² that the next normalization reads. Padding rows are zero, so x stays zero past D.
 fn add_projection(lid: u32, rows: u32, K4: u32) {
   var sq = 0.0;
-  for (var n = 4u * lid; n < params.dim; n += 4u * THREADS) {
+  for (var base = 4u * (lid - lane); base < params.dim; base += 4u * THREADS) {
+    let n = min(base + 4u * lane, pad4(params.dim) - 4u);
     let value = x[n / 4u] + quad(&act, rows + n * K4, K4);
-    x[n / 4u] = value;
-    sq += dot(value, value);
+    if (base + 4u * lane < params.dim) {
+      x[n / 4u] = value;
+      sq += dot(value, value);
+    }
   }
   sum_sq[lid] = sq;
   workgroupBarrier();
@@ -176,9 +211,10 @@ fn layer_step(lid: u32, layer: u32, p: u32) {
   let down_w = up_w + pad4(params.hidden) * params.dim4;
 
   var r = inv_rms();
-  for (var row = 4u * lid; row < params.qkv_rows; row += 4u * THREADS) {
+  for (var base = 4u * (lid - lane); base < params.qkv_rows; base += 4u * THREADS) {
+    let row = min(base + 4u * lane, pad4(params.qkv_rows) - 4u);
     let y = quad(&x, qkv_w + row * params.dim4, params.dim4) * r;
-    qkv[row / 4u] = vec4<f32>(turn(y.xy, row, p), turn(y.zw, row + 2u, p));
+    if (base + 4u * lane < params.qkv_rows) { qkv[row / 4u] = vec4<f32>(turn(y.xy, row, p), turn(y.zw, row + 2u, p)); }
   }
   workgroupBarrier();
 
@@ -227,10 +263,11 @@ fn layer_step(lid: u32, layer: u32, p: u32) {
   add_projection(lid, o_w, params.q4);
 
   r = inv_rms();
-  for (var j = 4u * lid; j < params.hidden; j += 4u * THREADS) {
+  for (var base = 4u * (lid - lane); base < params.hidden; base += 4u * THREADS) {
+    let j = min(base + 4u * lane, pad4(params.hidden) - 4u);
     let gate = quad(&x, gate_w + j * params.dim4, params.dim4) * r;
     let up = quad(&x, up_w + j * params.dim4, params.dim4) * r;
-    act[j / 4u] = gate / (1.0 + exp(-gate)) * up;
+    if (base + 4u * lane < params.hidden) { act[j / 4u] = gate / (1.0 + exp(-gate)) * up; }
   }
   workgroupBarrier();
   add_projection(lid, down_w, params.hidden4);
@@ -258,9 +295,10 @@ fn step(lid: u32) {
   let r = inv_rms();
   var best = -3.4e38;  // below any logit
   var best_v = 0xffffffffu;
-  for (var v = 4u * lid; v < params.vocab; v += 4u * THREADS) {
+  for (var base = 4u * (lid - lane); base < params.vocab; base += 4u * THREADS) {
+    let v = min(base + 4u * lane, pad4(params.vocab) - 4u);
     let four = quad(&x, classifier + v * params.dim4, params.dim4) * r;
-    for (var i = 0u; i < min(4u, params.vocab - v); i++) {
+    for (var i = 0u; i < select(0u, min(4u, params.vocab - v), base + 4u * lane < params.vocab); i++) {
       logits[v + i] = four[i];
       if (four[i] > best) { best = four[i]; best_v = v + i; }
     }
@@ -286,7 +324,17 @@ fn step(lid: u32) {
 }
 
 @compute @workgroup_size(${THREADS})
-fn main(@builtin(local_invocation_index) lid: u32) {
+fn main(
+  @builtin(local_invocation_index) lid: u32,
+#if ${SUBGROUPS}
+  @builtin(subgroup_invocation_id) subgroup_lane: u32,
+#endif
+) {
+#if ${SUBGROUPS}
+  lane = subgroup_lane;
+#else
+  lane = lid % 8u;
+#endif
 #if ${ADVANCE}
   for (var s = 0u; s < steps[0]; s++) {
     step(lid);
