@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Gpu } from '../src/device/gpu.ts';
-import { judge } from './kernels/case.ts';
+import { createDevice, type Gpu } from '../src/device/gpu.ts';
+import { judge, type KernelCase } from './kernels/case.ts';
 import { allCases } from './kernels/index.ts';
-import { createDevice } from '../src/device/gpu.ts';
 import { testDevice } from './util/gpu.ts';
 
 let gpu: Gpu;
@@ -16,24 +15,20 @@ afterAll(() => {
   plainGpu?.destroy();
 });
 
-describe('kernels vs CPU reference (Node, lavapipe)', () => {
-  for (const c of allCases) {
+/** One test per case, run on the device `device()` returns once the tests start. */
+function testCases(cases: KernelCase[], device: () => Gpu): void {
+  for (const c of cases) {
     test(c.name, async () => {
-      const { got, want } = await c.run(gpu);
+      const { got, want } = await c.run(device());
       const verdict = judge(c, got, want);
       expect(verdict.ok, verdict.message).toBe(true);
     });
   }
-});
+}
+
+describe('kernels vs CPU reference (Node, lavapipe)', () => testCases(allCases, () => gpu));
 
 // Kernels whose subgroup path lavapipe takes run once more on a device made without subgroups,
 // the path adapters without them take (matmul and the row reductions have tests of their own).
-describe('kernels vs CPU reference without subgroups (Node, lavapipe)', () => {
-  for (const c of allCases.filter((c) => c.name.startsWith('llamaDecodeStep/'))) {
-    test(c.name, async () => {
-      const { got, want } = await c.run(plainGpu);
-      const verdict = judge(c, got, want);
-      expect(verdict.ok, verdict.message).toBe(true);
-    });
-  }
-});
+describe('kernels vs CPU reference without subgroups (Node, lavapipe)', () =>
+  testCases(allCases.filter((c) => c.name.startsWith('llamaDecodeStep/')), () => plainGpu));

@@ -339,7 +339,7 @@ export class LanguageModel {
         attrs: this.step,
         inputs: { kCache: g.constant('k_cache', this.kCacheAll), vCache: g.constant('v_cache', this.vCacheAll), ids, position: cache.position },
       };
-      if (step && mode === 'greedy' && !allowed) {
+      if (step && mode === 'greedy' && this.fusedGreedy(allowed)) {
         const history = g.constant('history', this.history);
         const steps = g.input('steps', [1], 'u32');
         g.apply(llamaDecodeStepOp, { ...step.inputs, kvLength: cache.kvLength, history, steps }, step.attrs, 'decode_step');
@@ -365,6 +365,14 @@ export class LanguageModel {
       }
       return g;
     });
+  }
+
+  /**
+   * Whether greedy decoding runs in the one-kernel step itself, a chunk of steps per dispatch (a
+   * small Llama model, no masked vocabulary); else in a decode graph ending in the advance kernel.
+   */
+  private fusedGreedy(allowed?: TokenRange): boolean {
+    return this.step !== null && !allowed;
   }
 
   private logitMask({ start, end }: TokenRange): Tensor {
@@ -652,9 +660,9 @@ export class LanguageModel {
    */
   private async *greedyIds(position: number, total: number, allowed?: TokenRange): AsyncGenerator<number> {
     const session = await this.decodeSession('greedy', allowed);
-    // The fused step of a small Llama model takes a chunk's steps in one dispatch; a decode graph
-    // is recorded once per step into one pass.
-    const fused = this.step !== null && !allowed;
+    // The fused step takes a chunk's steps in one dispatch; a decode graph is recorded once per
+    // step into one pass.
+    const fused = this.fusedGreedy(allowed);
     const inputs = (steps: number): Record<string, Uint32Array> => (fused ? { steps: new Uint32Array([steps]) } : {});
     const inFlight: { done: Promise<unknown>; ids: Promise<ArrayBuffer> }[] = [];
     let submitted = 0;
