@@ -6,6 +6,7 @@ import type { DType } from '../src/device/dtype.ts';
 import { argmaxOp } from '../src/ops/argmax.ts';
 import { embeddingChunkRows, embeddingOp } from '../src/ops/embedding.ts';
 import { layerNormOp, rmsNormOp } from '../src/ops/layernorm.ts';
+import { llamaDecodeStepOp, llamaDecodeStepSize, type LlamaStepShape, type LlamaStepTexture } from '../src/ops/llama-decode-step.ts';
 import { patchEmbedOp } from '../src/ops/patch-embed.ts';
 import { ropeOp } from '../src/ops/rope.ts';
 import { softmaxOp } from '../src/ops/softmax.ts';
@@ -86,5 +87,26 @@ describe('bad inputs', () => {
   test('topk: k larger than the row, or than the kernel supports', () => {
     expect(() => topKOp.infer({ x: spec([2, 5]) }, { k: 6 })).toThrow('topk: k = 6 must be an integer in [1, V] for x [2, 5]');
     expect(() => topKOp.infer({ x: spec([2, 500]) }, { k: 200 })).toThrow(new LimitError("topk: k = 200 exceeds this kernel's limit of 128"));
+  });
+  test('llamaDecodeStep: a weight texture packed for another shape, greedy inputs given in part or of the wrong type', () => {
+    const shape: LlamaStepShape = { vocabSize: 97, dim: 24, hiddenDim: 37, numLayers: 2, numHeads: 3, numKVHeads: 1, headDim: 8, eps: 1e-5, ropeTheta: 10000 };
+    const size = llamaDecodeStepSize(shape);
+    // infer reads only the texture's size, so a stand-in of the right size serves (no GPU here).
+    const texture = (floats: number) => ({ texels: floats / 4 }) as LlamaStepTexture;
+    const state = { kCache: spec([2, 17, 8]), vCache: spec([2, 17, 8]), ids: spec([1, 1], 'i32'), position: spec([1], 'u32') };
+    const greedy = { kvLength: spec([1], 'u32'), history: spec([18], 'i32'), steps: spec([1], 'u32') };
+    expect(llamaDecodeStepOp.infer({ ...state, ...greedy }, { shape, weights: texture(size) }).logits!.shape).toEqual([1, 97]);
+    expect(() => llamaDecodeStepOp.infer(state, { shape, weights: texture(size - 4) })).toThrow(
+      new ShapeError(`llamaDecodeStep: the weight texture holds ${size - 4} floats; a model of this shape packs into ${size}`),
+    );
+    expect(() => llamaDecodeStepOp.infer({ ...state, kvLength: greedy.kvLength, history: greedy.history }, { shape, weights: texture(size) })).toThrow(
+      "llamaDecodeStep: give all of 'kvLength', 'history' and 'steps' (to decode greedily) or none",
+    );
+    expect(() => llamaDecodeStepOp.infer({ ...state, ...greedy, steps: spec([2], 'u32') }, { shape, weights: texture(size) })).toThrow(
+      "llamaDecodeStep: input 'steps' has shape [2], expected [1]",
+    );
+    expect(() => llamaDecodeStepOp.infer({ ...state, ...greedy, steps: spec([1], 'i32') }, { shape, weights: texture(size) })).toThrow(
+      "llamaDecodeStep: input 'steps' has dtype i32, expected u32",
+    );
   });
 });
