@@ -1,4 +1,7 @@
 // Tessera's public API.
+/// <reference types="@webgpu/types" preserve="true" />
+// (kept in dist/types/index.d.ts: the declarations name WebGPU's GPU* types, so a consumer's
+// compiler loads @webgpu/types, a dependency of the package.)
 export * from './device/index.ts';
 export { runOp, type Named, type OpDef, type TensorSpec } from './ops/op.ts';
 export { specialize, Uniforms } from './ops/shader.ts';
