@@ -2,15 +2,30 @@
 
 `transformers` is not installable on this machine (no PyPI), so the model and the two decoding
 strategies Tessera implements are written out here by hand, following Hugging Face's
-modeling_marian.py and generation code (greedy search; beam search with `BeamSearchScorer` /
-`BeamHypotheses` as in transformers 4.36-4.46, where lengths are counted in generated tokens,
-i.e. without the decoder start token; logits processors `MinLengthLogitsProcessor`,
-`NoBadWordsLogitsProcessor` for single-token bad words, `ForcedEOSTokenLogitsProcessor`).
+modeling_marian.py and generation code as of transformers 4.36-4.46 (the last releases with
+`BeamSearchScorer`):
+
+- the generation settings: `generation_config_of` is `model.generation_config` after
+  `from_pretrained` (generation_config.json when the folder has one, else config.json's keys over
+  MarianConfig's defaults), and `prepare_generation` is what `generate(**kwargs)` makes of it
+  (kwargs override the config; max_new_tokens / min_new_tokens override max_length / min_length;
+  pad falls back to the first EOS id, the decoder start token to bos; several EOS ids);
+- greedy search, and beam search with `BeamSearchScorer` / `BeamHypotheses` (lengths counted in
+  generated tokens, i.e. without the decoder start token; top (1 + #EOS) x num_beams candidates);
+- the logits processors `NoBadWordsLogitsProcessor` (multi-token words too; a bad word that is a
+  single EOS id is dropped), `MinLengthLogitsProcessor`, `ForcedEOSTokenLogitsProcessor` and
+  `LogitNormalization` (renormalize_logits);
+- padded batches: sources right-padded as MarianTokenizer pads them, the attention mask keeping
+  the padding out of encoder self-attention and of cross-attention (masked scores get finfo.min).
+
+Where releases in that range differ, this follows 4.40-4.45: min_new_tokens replaces min_length
+(4.36-4.39 applied both, i.e. the larger), and a max_length equal to the default 20 stays 20
+(4.46 made it 20 new tokens, capped at max_position_embeddings).
 
 Everything is computed in float64 from the weights as stored: eval mode, no dropout, no KV cache
 (every decoder step recomputes the whole prefix, which is what a reference wants).
 
-Run with Debian's torch: /usr/bin/python3 (torch 1.13).
+Run with Debian's torch: /usr/bin/python3 (torch 1.13; apt-get install python3-torch).
 """
 
 import math
@@ -117,47 +132,150 @@ def pad_batch(sources, pad):
 
 
 # ----------------------------------------------------------------------------------------------
-# generate(): the logits processors, greedy search and beam search.
+# The generation settings, as `from_pretrained` and `generate(**kwargs)` resolve them.
+
+# GenerationConfig.__init__'s defaults for the keys used here.
+GENERATION_DEFAULTS = {
+    "max_length": 20,
+    "max_new_tokens": None,
+    "min_length": 0,
+    "min_new_tokens": None,
+    "num_beams": 1,
+    "length_penalty": 1.0,
+    "early_stopping": False,
+    "do_sample": False,
+    "bos_token_id": None,
+    "eos_token_id": None,
+    "pad_token_id": None,
+    "decoder_start_token_id": None,
+    "bad_words_ids": None,
+    "forced_eos_token_id": None,
+    "renormalize_logits": False,
+}
+
+# MarianConfig.__init__'s defaults for the generation keys it sets (they reach the generation config
+# through from_model_config when the folder has no generation_config.json).
+MARIAN_CONFIG_DEFAULTS = {"pad_token_id": 58100, "eos_token_id": 0, "decoder_start_token_id": 58100, "forced_eos_token_id": 0}
 
 
-def process_scores(scores, cur_len, max_length, min_length, bad_ids, eos, forced_eos):
-    """HF's processor list for these configs, in its order: MinLength, NoBadWords, ForcedEOS (when forced_eos)."""
+def generation_config_of(config, generation_config=None):
+    """`model.generation_config` after `MarianMTModel.from_pretrained(folder)`.
+
+    `generation_config` is the parsed generation_config.json when the folder has one: then it alone
+    counts (GenerationConfig.from_pretrained; config.json's generation keys are ignored). Without it,
+    GenerationConfig.from_model_config(MarianConfig(**config)) takes the keys from config.json, and
+    MarianConfig's own defaults (forced_eos_token_id 0, ...) for the keys config.json lacks.
+    """
+    if generation_config is not None:
+        source = generation_config
+    else:
+        source = {**MARIAN_CONFIG_DEFAULTS, **config}
+    return {key: source.get(key, default) for key, default in GENERATION_DEFAULTS.items()}
+
+
+def _ids(value):
+    if value is None:
+        return []
+    return [value] if isinstance(value, int) else list(value)
+
+
+def prepare_generation(generation_config, **kwargs):
+    """`generate(**kwargs)` up to the search: kwargs update a copy of the generation config, then
+    `_prepare_special_tokens` and `_prepare_generated_length` (transformers 4.40-4.45), and
+    `_get_logits_processor`'s processors for these keys. The decoder prompt is the start token alone
+    (input_ids_length 1), so max_new_tokens / min_new_tokens become max_length / min_length = 1 + n.
+    """
+    unknown = set(kwargs) - set(GENERATION_DEFAULTS)
+    assert not unknown, f"not a generation key: {unknown}"
+    gc = {**generation_config, **kwargs}
+    eos = _ids(gc["eos_token_id"])
+    pad = gc["pad_token_id"]
+    if pad is None and eos:
+        pad = eos[0]  # "Setting `pad_token_id` to `eos_token_id`:... for open-end generation."
+    start = gc["decoder_start_token_id"] if gc["decoder_start_token_id"] is not None else gc["bos_token_id"]
+    if start is None:
+        raise ValueError("`decoder_start_token_id` or `bos_token_id` has to be defined for encoder-decoder generation.")
+    max_length = gc["max_length"] if gc["max_new_tokens"] is None else 1 + gc["max_new_tokens"]
+    min_length = gc["min_length"] if gc["min_new_tokens"] is None else 1 + gc["min_new_tokens"]
+    # NoBadWordsLogitsProcessor drops the bad words that are a single EOS id.
+    bad = [list(w) for w in gc["bad_words_ids"] or [] if not any(list(w) == [e] for e in eos)]
+    return {
+        "num_beams": gc["num_beams"],
+        "max_length": max_length,
+        "min_length": min_length,
+        "length_penalty": gc["length_penalty"],
+        "early_stopping": gc["early_stopping"],
+        "eos": eos,
+        "pad": pad,
+        "start": start,
+        "bad_words": bad,
+        "forced_eos": _ids(gc["forced_eos_token_id"]),
+        "renormalize": gc["renormalize_logits"],
+    }
+
+
+def process_scores(scores, seqs, s):
+    """HF's processors in `_get_logits_processor`'s order: NoBadWords, MinLength (MinNewTokens
+    bans the same), ForcedEOS, and LogitNormalization last (renormalize_logits: log_softmax of the
+    processed scores). `seqs` [N, cur_len] are the rows' tokens so far, start token included."""
     scores = scores.clone()
-    if cur_len < min_length:
-        scores[:, eos] = -math.inf
-    for t in bad_ids:
-        scores[:, t] = -math.inf
-    if forced_eos and cur_len == max_length - 1:
+    cur_len = seqs.shape[1]
+    # NoBadWords (SequenceBiasLogitsProcessor with bias -inf): single tokens always; a longer word
+    # bans its last token in the rows whose last tokens are the rest of it (skipped while the word
+    # is longer than the sequence so far, start token included).
+    for word in s["bad_words"]:
+        if len(word) == 1:
+            scores[:, word[0]] = -math.inf
+        elif len(word) <= cur_len:
+            prefix = torch.tensor(word[:-1], dtype=torch.long)
+            match = (seqs[:, cur_len - len(prefix) :] == prefix).all(dim=1)
+            scores[match, word[-1]] = -math.inf
+    if s["eos"] and cur_len < s["min_length"]:
+        scores[:, s["eos"]] = -math.inf
+    if s["forced_eos"] and cur_len == s["max_length"] - 1:
         scores[:, :] = -math.inf
-        scores[:, eos] = 0
+        scores[:, s["forced_eos"]] = 0
+    if s["renormalize"]:
+        scores = F.log_softmax(scores, dim=-1)
     return scores
 
 
-def greedy(model, sources, max_new_tokens, min_new_tokens=0, forced_eos=True):
-    c = model.c
-    pad, eos, start = c["pad_token_id"], c["eos_token_id"], c["decoder_start_token_id"]
-    bad = [w[0] for w in c.get("bad_words_ids") or [] if len(w) == 1]
-    max_length = 1 + max_new_tokens
-    ids, mask = pad_batch(sources, pad)
+def generate(model, sources, s):
+    """`MarianMTModel.generate(input_ids, attention_mask)` with prepared settings `s`, for a batch
+    of sources right-padded as MarianTokenizer pads them (the attention mask marks the padding).
+    Returns {"ids": per source, the generated ids without the start token, up to and with EOS,
+    "scores" (beam search), "margin": the closest decision (see greedy / beam_search)}."""
+    if s["num_beams"] == 1:
+        return _greedy(model, sources, s)
+    return _beam_search(model, sources, s)
+
+
+def _greedy(model, sources, s):
+    """GenerationMixin._greedy_search: argmax of the processed logits; finished rows get pad."""
+    eos = s["eos"]
+    ids, mask = pad_batch(sources, model.c["pad_token_id"])
     enc = model.encode(ids, mask)
-    seqs = torch.full((len(sources), 1), start, dtype=torch.long)
+    seqs = torch.full((len(sources), 1), s["start"], dtype=torch.long)
     unfinished = torch.ones(len(sources), dtype=torch.long)
     margins = []
     while True:
         logits = model.decode(seqs, enc, mask)[:, -1, :]
-        scores = process_scores(logits, seqs.shape[1], max_length, 1 + min_new_tokens, bad, eos, forced_eos)
+        scores = process_scores(logits, seqs, s)
         top2 = scores.topk(2, dim=-1).values
         margins += [float(top2[b, 0] - top2[b, 1]) for b in range(len(sources)) if unfinished[b]]
         nxt = scores.argmax(dim=-1)
-        nxt = nxt * unfinished + pad * (1 - unfinished)
+        if eos:
+            nxt = nxt * unfinished + s["pad"] * (1 - unfinished)
         seqs = torch.cat([seqs, nxt[:, None]], dim=1)
-        unfinished = unfinished & (nxt != eos).long()
-        if unfinished.max() == 0 or seqs.shape[1] >= max_length:
+        if eos:
+            unfinished = unfinished & ~torch.isin(nxt, torch.tensor(eos))
+        if unfinished.max() == 0 or seqs.shape[1] >= s["max_length"]:
             break
     out = []
     for row in seqs[:, 1:].tolist():
-        out.append(row[: row.index(eos) + 1] if eos in row else row)
-    return out, min(margins)
+        end = next((i for i, t in enumerate(row) if t in eos), None)
+        out.append(row if end is None else row[: end + 1])
+    return {"ids": out, "margin": min(margins)}
 
 
 class BeamHypotheses:
@@ -189,39 +307,38 @@ class BeamHypotheses:
         return self.worst_score >= best_sum_logprobs / (length - decoder_prompt_len) ** self.length_penalty
 
 
-def beam_search(model, sources, num_beams, max_new_tokens, length_penalty=1.0, early_stopping=False, min_new_tokens=0, forced_eos=True):
-    """HF generate(num_beams > 1) for an encoder-decoder: returns (ids per source, scores, smallest gap)."""
-    c = model.c
-    pad, eos, start = c["pad_token_id"], c["eos_token_id"], c["decoder_start_token_id"]
-    bad = [w[0] for w in c.get("bad_words_ids") or [] if len(w) == 1]
-    max_length = 1 + max_new_tokens
-    B, nb = len(sources), num_beams
-    ids, mask = pad_batch(sources, pad)
+def _beam_search(model, sources, s):
+    """GenerationMixin._beam_search with BeamSearchScorer: returns ids, scores and the smallest gap."""
+    eos, pad, nb = s["eos"], s["pad"], s["num_beams"]
+    B = len(sources)
+    ids, mask = pad_batch(sources, model.c["pad_token_id"])
     enc = model.encode(ids, mask).repeat_interleave(nb, dim=0)  # _expand_inputs_for_generation
     mask = mask.repeat_interleave(nb, dim=0)
-    seqs = torch.full((B * nb, 1), start, dtype=torch.long)
+    seqs = torch.full((B * nb, 1), s["start"], dtype=torch.long)
     decoder_prompt_len = 1
-    hyps = [BeamHypotheses(nb, length_penalty, early_stopping, max_length) for _ in range(B)]
+    hyps = [BeamHypotheses(nb, s["length_penalty"], s["early_stopping"], s["max_length"]) for _ in range(B)]
     done = [False] * B
     beam_scores = torch.zeros(B, nb, dtype=F64)
     beam_scores[:, 1:] = -1e9
     beam_scores = beam_scores.view(-1)
+    # "Sample 1 + len(eos_token_id) next tokens for each beam so we have at least 1 non eos token per beam."
+    k = max(2, 1 + len(eos)) * nb
     gaps = []
     while True:
         cur_len = seqs.shape[1]
         logits = model.decode(seqs, enc, mask)[:, -1, :]
         V = logits.shape[-1]
-        scores = process_scores(F.log_softmax(logits, dim=-1), cur_len, max_length, 1 + min_new_tokens, bad, eos, forced_eos)
+        scores = process_scores(F.log_softmax(logits, dim=-1), seqs, s)
         scores = (scores + beam_scores[:, None]).view(B, nb * V)
-        top_scores, top_tokens = torch.topk(scores, 2 * nb, dim=1, largest=True, sorted=True)
+        top_scores, top_tokens = torch.topk(scores, k, dim=1, largest=True, sorted=True)
         # How close the decisions were (a near-tie could flip under float32 rounding): the cut after
         # the nb best candidates (an EOS must rank among them to finish a hypothesis) and the cut
         # after the nb-th candidate that is not EOS (the beams kept for the next step).
         for b in range(B):
             if not done[b]:
                 ranked = scores[b].sort(descending=True)
-                values, tokens = ranked.values[: 3 * nb + 1], ranked.indices[: 3 * nb + 1] % V
-                cuts = [nb - 1, [r for r in range(len(tokens)) if tokens[r] != eos][nb - 1]]
+                values, tokens = ranked.values[: k + nb + 1], ranked.indices[: k + nb + 1] % V
+                cuts = [nb - 1, [r for r in range(len(tokens)) if int(tokens[r]) not in eos][nb - 1]]
                 gaps += [float(values[r] - values[r + 1]) for r in cuts if torch.isfinite(values[r + 1])]
         next_indices = torch.div(top_tokens, V, rounding_mode="floor")
         next_tokens = top_tokens % V
@@ -234,10 +351,10 @@ def beam_search(model, sources, num_beams, max_new_tokens, length_penalty=1.0, e
                 new_tokens[b, :] = pad
                 continue
             beam_idx = 0
-            for rank in range(2 * nb):
+            for rank in range(k):
                 token, score, index = int(next_tokens[b, rank]), float(top_scores[b, rank]), int(next_indices[b, rank])
                 row = b * nb + index
-                if token == eos:
+                if token in eos:
                     if rank >= nb:
                         continue
                     hyps[b].add(seqs[row].clone(), score, generated_len=cur_len + 1 - decoder_prompt_len)
@@ -250,7 +367,7 @@ def beam_search(model, sources, num_beams, max_new_tokens, length_penalty=1.0, e
             done[b] = done[b] or hyps[b].is_done(float(top_scores[b].max()), cur_len + 1, decoder_prompt_len)
         beam_scores = new_scores.view(-1)
         seqs = torch.cat([seqs[new_indices.view(-1)], new_tokens.view(-1, 1)], dim=1)
-        if all(done) or seqs.shape[1] >= max_length:
+        if all(done) or seqs.shape[1] >= s["max_length"]:
             break
     # BeamSearchScorer.finalize
     results, result_scores = [], []
@@ -261,8 +378,30 @@ def beam_search(model, sources, num_beams, max_new_tokens, length_penalty=1.0, e
                 hyps[b].add(seqs[row], float(beam_scores[row]), generated_len=seqs.shape[1] - decoder_prompt_len)
         score, best = sorted(hyps[b].beams, key=lambda x: x[0])[-1]
         tokens = best.tolist()[1:]
-        if len(best) < max_length:  # it ended on EOS (finalize writes the EOS after the hypothesis)
-            tokens.append(eos)
+        if len(best) < s["max_length"]:  # it ended on EOS: finalize writes the first EOS id after the hypothesis
+            tokens.append(eos[0])
         results.append(tokens)
         result_scores.append(score)
-    return results, result_scores, min(gaps)
+    return {"ids": results, "scores": result_scores, "margin": min(gaps)}
+
+
+# The calls make_marian_fixtures.py makes: marian-tiny's config.json is its generation config.
+
+
+def greedy(model, sources, max_new_tokens, min_new_tokens=0, forced_eos=True):
+    gc = generation_config_of(model.c)
+    kwargs = {} if forced_eos else {"forced_eos_token_id": None}
+    s = prepare_generation(gc, num_beams=1, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, **kwargs)
+    out = _greedy(model, sources, s)
+    return out["ids"], out["margin"]
+
+
+def beam_search(model, sources, num_beams, max_new_tokens, length_penalty=1.0, early_stopping=False, min_new_tokens=0, forced_eos=True):
+    """HF generate(num_beams > 1) for an encoder-decoder: returns (ids per source, scores, smallest gap)."""
+    gc = generation_config_of(model.c)
+    kwargs = {} if forced_eos else {"forced_eos_token_id": None}
+    s = prepare_generation(
+        gc, num_beams=num_beams, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, length_penalty=length_penalty, early_stopping=early_stopping, **kwargs
+    )
+    out = _beam_search(model, sources, s)
+    return out["ids"], out["scores"], out["margin"]
