@@ -37,8 +37,10 @@ export interface GenerationConfig {
   decoderStartId: number | null;
   /** Token sequences never generated (`bad_words_ids`). */
   badWordsIds: number[][];
-  /** Forced as the last token when a sequence reaches maxLength. */
+  /** Forced as the last token when a sequence reaches maxLength (the first of forcedEosIds). */
   forcedEosId: number | null;
+  /** Every id `forced_eos_token_id` names (HF accepts one id or a list; each gets score 0 at the last position, the rest −inf); always set by parseGenerationConfig. */
+  forcedEosIds?: number[];
   /** Keys with values Tessera does not implement (e.g. `repetition_penalty` 1.2); their defaults are used instead. */
   unsupported: string[];
 }
@@ -123,6 +125,7 @@ export function parseGenerationConfig(json: Json, source: string): GenerationCon
     fail(source, 'bad_words_ids', 'a list of non-empty lists of token ids', badWords);
   }
   const id = (key: string) => integer(json, source, key, 0);
+  const forcedEosIds = tokenIds(json, source, 'forced_eos_token_id');
   const unsupported = Object.entries(NOT_IMPLEMENTED)
     .filter(([key, standard]) => key in json && json[key] !== standard && json[key] !== null && !(Array.isArray(json[key]) && (json[key] as unknown[]).length === 0))
     .map(([key]) => key);
@@ -144,7 +147,8 @@ export function parseGenerationConfig(json: Json, source: string): GenerationCon
     bosId: id('bos_token_id'),
     decoderStartId: id('decoder_start_token_id'),
     badWordsIds: badWords as number[][],
-    forcedEosId: tokenIds(json, source, 'forced_eos_token_id')[0] ?? null,
+    forcedEosId: forcedEosIds[0] ?? null,
+    forcedEosIds,
     unsupported,
   };
 }
@@ -167,7 +171,7 @@ export function checkGenerationIds(c: GenerationConfig, vocabSize: number): void
   check('pad_token_id', c.padId);
   check('bos_token_id', c.bosId);
   check('decoder_start_token_id', c.decoderStartId);
-  check('forced_eos_token_id', c.forcedEosId);
+  for (const id of c.forcedEosIds ?? (c.forcedEosId === null ? [] : [c.forcedEosId])) check('forced_eos_token_id', id);
   for (const word of c.badWordsIds) for (const id of word) check('bad_words_ids', id);
 }
 
