@@ -166,7 +166,12 @@ async function loadModel(url: string): Promise<void> {
     if (!response.ok) throw new Error(`fetch ${url}${name}: HTTP ${response.status} ${response.statusText}`);
     return response;
   };
-  const [config, weights] = await Promise.all([fetchOk('config.json').then((r) => r.json()), fetchOk('model.safetensors').then((r) => r.arrayBuffer())]);
+  // generation_config.json, when the folder has one, holds the generation defaults (as in HF).
+  const [config, generationConfig, weights] = await Promise.all([
+    fetchOk('config.json').then((r) => r.json()),
+    files.has('generation_config.json') ? fetchOk('generation_config.json').then((r) => r.json()) : null,
+    fetchOk('model.safetensors').then((r) => r.arrayBuffer()),
+  ]);
   // A folder without the tokenizer files translates ids.
   if (['source.spm', 'target.spm', 'vocab.json'].every((f) => files.has(f))) {
     const optional = (name: string) => (files.has(name) ? fetchOk(name).then((r) => r.text()) : Promise.resolve(undefined));
@@ -178,7 +183,7 @@ async function loadModel(url: string): Promise<void> {
       tokenizerConfig: await optional('tokenizer_config.json'),
     }, url);
   }
-  model = await MarianModel.fromBuffers(await getGpu(), { config, weights, tokenizer, source: `${url}model.safetensors` });
+  model = await MarianModel.fromBuffers(await getGpu(), { config, generationConfig, weights, tokenizer, source: `${url}model.safetensors` });
 }
 
 async function main(): Promise<void> {
@@ -205,7 +210,7 @@ async function main(): Promise<void> {
   }
   const c = model.config;
   demo.model = { url, tokenizer: tokenizer !== undefined, layers: c.decoderLayers, heads: c.decoderHeads };
-  beamsField.value = String(Math.min(8, c.numBeams));
+  beamsField.value = String(Math.min(8, model.generation.numBeams));
   layerSelect.replaceChildren(...Array.from({ length: c.decoderLayers }, (_, i) => h('option', { value: i, selected: i === c.decoderLayers - 1 }, `decoder layer ${i + 1}${i === c.decoderLayers - 1 ? ' (last)' : ''}`)));
   headSelect.replaceChildren(h('option', { value: -1, selected: true }, 'mean of heads'), ...Array.from({ length: c.decoderHeads }, (_, i) => h('option', { value: i }, `head ${i + 1}`)));
   for (const control of [layerSelect, headSelect]) control.addEventListener('change', drawMatrix);

@@ -93,7 +93,7 @@ export async function evaluateTranslation(gpu: Gpu, folder: string, dataDir: str
   const model = await MarianModel.load(gpu, folder);
   try {
     if (!model.tokenizer) throw new UsageError(`eval: '${folder}' has no tokenizer (source.spm, target.spm, vocab.json); BLEU needs text`);
-    const numBeams = model.config.numBeams;
+    const numBeams = model.generation.numBeams;
     const translate = async (count: number, beams: number, label: string) => {
       const bar = new ProgressBar(count, label);
       let done = 0;

@@ -1,6 +1,9 @@
 /**
  * Marian (Hugging Face `MarianMTModel`, the architecture of the OPUS-MT translators): the
  * configuration, read from a `config.json` with HF's key names, and the tensors a checkpoint holds.
+ * The generation defaults (beams, lengths, bad words, forced EOS, the decoder start token) are not
+ * part of it: generation.ts reads them as HF does, from `generation_config.json` when the folder
+ * has one.
  *
  * The network is the original encoder-decoder Transformer: token embeddings scaled by √d_model
  * plus static sinusoidal positions, post-LayerNorm blocks (LN(x + sublayer(x))), an encoder
@@ -33,20 +36,10 @@ export interface MarianConfig {
   sharedEmbeddings: boolean;
   /** LM head = the (decoder's) embedding; else `lm_head.weight` is its own tensor. */
   tiedHead: boolean;
+  /** Fills the sources' padding (masked out of attention). */
   padId: number;
+  /** The id sources end with. */
   eosId: number;
-  decoderStartId: number;
-  // generation defaults, as HF's generate reads them from the config
-  numBeams: number;
-  /** Longest output sequence, counting the decoder start token. */
-  maxLength: number;
-  minLength: number;
-  lengthPenalty: number;
-  earlyStopping: boolean | 'never';
-  /** Single tokens never generated (`bad_words_ids` [[pad]] in OPUS-MT configs). */
-  badIds: number[];
-  /** Forced as the last token when the output reaches maxLength (`forced_eos_token_id`). */
-  forcedEosId: number | null;
 }
 
 type Json = Record<string, unknown>;
@@ -95,18 +88,6 @@ export function marianConfig(json: Json): MarianConfig {
   const padId = id(json, 'pad_token_id', decoderVocabSize);
   const eosId = id(json, 'eos_token_id', decoderVocabSize);
   const maxPositions = int(json, 'max_position_embeddings');
-  const badWords = json.bad_words_ids;
-  if (badWords != null && !(Array.isArray(badWords) && badWords.every((w) => Array.isArray(w) && w.every((t) => Number.isInteger(t) && t >= 0)))) {
-    throw new CheckpointError(`Marian config.json: 'bad_words_ids' must be a list of lists of token ids, got ${JSON.stringify(badWords)}`);
-  }
-  const badSequences = (badWords as number[][] | undefined) ?? [];
-  if (badSequences.some((w) => w.length !== 1)) {
-    throw new CheckpointError(`Marian config.json: 'bad_words_ids' with sequences longer than one token are not supported, got ${JSON.stringify(badWords)}`);
-  }
-  const early = json.early_stopping ?? false;
-  if (early !== true && early !== false && early !== 'never') throw new CheckpointError(`Marian config.json: 'early_stopping' must be true, false or "never", got ${JSON.stringify(early)}`);
-  const lengthPenalty = json.length_penalty ?? 1;
-  if (typeof lengthPenalty !== 'number' || !Number.isFinite(lengthPenalty)) throw new CheckpointError(`Marian config.json: 'length_penalty' must be a number, got ${JSON.stringify(lengthPenalty)}`);
   return {
     vocabSize,
     decoderVocabSize,
@@ -124,14 +105,6 @@ export function marianConfig(json: Json): MarianConfig {
     tiedHead: json.tie_word_embeddings !== false,
     padId,
     eosId,
-    decoderStartId: id(json, 'decoder_start_token_id', decoderVocabSize, padId),
-    numBeams: int(json, 'num_beams', 1),
-    maxLength: Math.min(int(json, 'max_length', 512, 2), maxPositions + 1),
-    minLength: int(json, 'min_length', 0, 0),
-    lengthPenalty,
-    earlyStopping: early as boolean | 'never',
-    badIds: badSequences.map((w) => w[0]!),
-    forcedEosId: json.forced_eos_token_id == null ? null : id(json, 'forced_eos_token_id', decoderVocabSize),
   };
 }
 

@@ -23,10 +23,12 @@ import type { Value } from '../../graph/graph.ts';
 import { Session } from '../../runtime/session.ts';
 import { loadExpectedTensors, type HostTensor } from '../checkpoint.ts';
 import { CheckpointError } from '../errors.ts';
+import { readGenerationConfigFile } from '../generation-config.ts';
 import { listDirectory, readFileBytes, readFileText } from '../io.ts';
 import { parseSafetensors } from '../safetensors.ts';
 import { MarianTokenizer } from '../tokenizers/marian.ts';
 import { marianConfig, marianExpected, marianPrepare, type MarianConfig } from './config.ts';
+import { ignoredKeysWarning, marianGeneration, type MarianGeneration } from './generation.ts';
 import { buildDecoderStep, buildEncoder } from './graphs.ts';
 import { BeamSearch, GreedySearch, type Search, type SearchResult, type SearchSettings } from './search.ts';
 
@@ -39,7 +41,13 @@ export interface TranslationTokenizer {
 }
 
 export interface MarianBuffers {
+  /** The parsed `config.json`. */
   config: Record<string, unknown>;
+  /**
+   * The parsed `generation_config.json`, when the model folder has one: then it alone gives the
+   * generation defaults, as in HF (else `config.json`'s generation keys do).
+   */
+  generationConfig?: Record<string, unknown> | null;
   weights: ArrayBuffer | ArrayBufferView;
   tokenizer?: TranslationTokenizer;
   /** Named in error messages. */
@@ -51,20 +59,30 @@ export interface MarianLoadOptions {
   tokenizer?: TranslationTokenizer;
   /** Profile the first encoder run and the first decoder step of each shape, for `profileTable()`. */
   profile?: boolean;
+  /**
+   * Told once, at load, when the generation config sets keys Tessera does not implement (e.g.
+   * `repetition_penalty`, `do_sample`): the message names them and says they are ignored.
+   * Default: console.warn.
+   */
+  onWarning?: (message: string) => void;
 }
 
+/**
+ * Each option overrides the model's generation config (`model.generation`: generation_config.json,
+ * else config.json), as generate(**kwargs) does in HF.
+ */
 export interface TranslateOptions {
-  /** Beams (1 = greedy search); default the config's num_beams. */
+  /** Beams (1 = greedy search); default the generation config's num_beams. */
   numBeams?: number;
-  /** Tokens to generate at most, EOS included; default the config's max_length − 1. */
+  /** Tokens to generate at most, EOS included (HF max_new_tokens); default max_new_tokens, else max_length − 1. */
   maxNewTokens?: number;
-  /** EOS is banned before this many tokens are generated (HF min_new_tokens); default from min_length. */
+  /** EOS is banned before this many tokens are generated (HF min_new_tokens); default min_new_tokens, else min_length − 1. */
   minNewTokens?: number;
-  /** Beam scores are divided by length ^ lengthPenalty; default the config's length_penalty. */
+  /** Beam scores are divided by length ^ lengthPenalty; default the generation config's length_penalty. */
   lengthPenalty?: number;
-  /** When beam search stops (HF early_stopping): default the config's. */
+  /** When beam search stops (HF early_stopping); default the generation config's. */
   earlyStopping?: boolean | 'never';
-  /** The token forced at the last position (HF forced_eos_token_id); null turns it off; default the config's. */
+  /** The token forced at the last position (HF forced_eos_token_id); null turns it off; default the generation config's. */
   forcedEosId?: number | null;
   /** Sources run together on the GPU, at most (default 8). */
   batchSize?: number;
@@ -116,6 +134,8 @@ export class MarianModel {
   private constructor(
     readonly gpu: Gpu,
     readonly config: MarianConfig,
+    /** The generation defaults, resolved as HF resolves them (generation.ts); TranslateOptions override them per call. */
+    readonly generation: MarianGeneration,
     weights: ReadonlyMap<string, HostTensor>,
     readonly tokenizer: TranslationTokenizer | undefined,
     private readonly options: MarianLoadOptions,
@@ -139,9 +159,10 @@ export class MarianModel {
   // ---- loading ------------------------------------------------------------------------------
 
   /**
-   * Node: a Hugging Face Marian folder (config.json + model.safetensors). Its tokenizer files
-   * (source.spm, target.spm, vocab.json) are loaded as a MarianTokenizer when present, unless
-   * `tokenizer` is given; without either the model translates token ids.
+   * Node: a Hugging Face Marian folder (config.json + model.safetensors). Its generation defaults
+   * come from generation_config.json when the folder has one, else from config.json (as in HF).
+   * Its tokenizer files (source.spm, target.spm, vocab.json) are loaded as a MarianTokenizer when
+   * present, unless `tokenizer` is given; without either the model translates token ids.
    */
   static async load(gpu: Gpu, path: string, options: MarianLoadOptions = {}): Promise<MarianModel> {
     const folder = path.replace(/[\\/]+$/, '');
@@ -156,19 +177,23 @@ export class MarianModel {
     } catch (err) {
       throw new CheckpointError(`'${folder}/config.json' is not valid JSON (${(err as Error).message})`);
     }
+    const generationConfig = await readGenerationConfigFile(folder, entries);
     const weights = await readFileBytes(`${folder}/model.safetensors`);
     const hasTokenizer = ['source.spm', 'target.spm', 'vocab.json'].every((f) => entries.includes(f));
     const tokenizer = options.tokenizer ?? (hasTokenizer ? await MarianTokenizer.fromDirectory(folder) : undefined);
-    return MarianModel.fromBuffers(gpu, { config, weights, tokenizer, source: `${folder}/model.safetensors` }, options);
+    return MarianModel.fromBuffers(gpu, { config, generationConfig, weights, tokenizer, source: `${folder}/model.safetensors` }, options);
   }
 
-  /** Browser or Node: a model from bytes already in memory. */
+  /** Browser or Node: a model from bytes already in memory (give `generationConfig` when the folder has a generation_config.json). */
   static async fromBuffers(gpu: Gpu, buffers: MarianBuffers, options: MarianLoadOptions = {}): Promise<MarianModel> {
     const config = marianConfig(buffers.config);
+    const generation = marianGeneration(config, buffers.config, buffers.generationConfig);
     const source = buffers.source ?? 'model.safetensors';
     const file = parseSafetensors(buffers.weights, source);
     const tensors = loadExpectedTensors(file, marianExpected(config));
-    return new MarianModel(gpu, config, marianPrepare(config, tensors, source), buffers.tokenizer, options);
+    const warning = ignoredKeysWarning(generation);
+    if (warning) (options.onWarning ?? console.warn)(warning);
+    return new MarianModel(gpu, config, generation, marianPrepare(config, tensors, source), buffers.tokenizer, options);
   }
 
   // ---- plans --------------------------------------------------------------------------------
@@ -374,7 +399,7 @@ export class MarianModel {
       const S = source.length;
       const layers = Array.from({ length: c.decoderLayers }, () => new Float32Array(heads * T * S));
       const names = layers.map((_, i) => `cross_probs.${i}`);
-      const inputs = [c.decoderStartId, ...target.slice(0, -1)];
+      const inputs = [this.generation.decoderStartId, ...target.slice(0, -1)];
       for (let t = 0; t < T; t++) {
         this.gpu.write(plan.ids, [inputs[t]!]);
         this.gpu.write(plan.sources, [0]);
@@ -399,20 +424,23 @@ export class MarianModel {
     });
   }
 
-  /** The search settings of a call: options over the config's generation defaults. */
+  /** The search settings of a call: options over the generation defaults, as generate(**kwargs) in HF. */
   private settings(options: TranslateOptions): SearchSettings {
     const c = this.config;
-    const numBeams = options.numBeams ?? c.numBeams;
+    const g = this.generation;
+    const numBeams = options.numBeams ?? g.numBeams;
     if (!Number.isInteger(numBeams) || numBeams < 1) throw new RangeError(`numBeams must be an integer ≥ 1, got ${numBeams}`);
-    const maxNewTokens = options.maxNewTokens ?? c.maxLength - 1;
+    const maxNewTokens = options.maxNewTokens ?? g.maxNewTokens;
     // Every input token but the last generated one takes a position: start + maxNewTokens − 1.
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1 || maxNewTokens > c.maxPositions) {
       throw new RangeError(`maxNewTokens must be an integer in [1, ${c.maxPositions}] (the model's positions), got ${maxNewTokens}`);
     }
-    const lengthPenalty = options.lengthPenalty ?? c.lengthPenalty;
+    const minNewTokens = options.minNewTokens ?? g.minNewTokens;
+    if (!Number.isInteger(minNewTokens) || minNewTokens < 0) throw new RangeError(`minNewTokens must be an integer ≥ 0, got ${minNewTokens}`);
+    const lengthPenalty = options.lengthPenalty ?? g.lengthPenalty;
     if (!Number.isFinite(lengthPenalty)) throw new RangeError(`lengthPenalty must be a finite number, got ${lengthPenalty}`);
-    const minLength = options.minNewTokens !== undefined ? 1 + options.minNewTokens : c.minLength;
-    if (!Number.isInteger(minLength) || minLength < 0) throw new RangeError(`minNewTokens must be an integer ≥ 0, got ${options.minNewTokens}`);
+    const earlyStopping = options.earlyStopping ?? g.earlyStopping;
+    if (earlyStopping !== true && earlyStopping !== false && earlyStopping !== 'never') throw new RangeError(`earlyStopping must be true, false or 'never', got ${JSON.stringify(earlyStopping)}`);
     const forced = options.forcedEosId;
     if (forced != null && !(Number.isInteger(forced) && forced >= 0 && forced < c.decoderVocabSize)) {
       throw new RangeError(`forcedEosId ${forced} is not in the vocabulary [0, ${c.decoderVocabSize})`);
@@ -420,14 +448,15 @@ export class MarianModel {
     return {
       numBeams,
       maxLength: 1 + maxNewTokens,
-      minLength,
+      minLength: 1 + minNewTokens,
       lengthPenalty,
-      earlyStopping: options.earlyStopping ?? c.earlyStopping,
-      eosId: c.eosId,
-      padId: c.padId,
-      decoderStartId: c.decoderStartId,
-      badIds: c.badIds,
-      forcedEosId: options.forcedEosId === undefined ? c.forcedEosId : options.forcedEosId,
+      earlyStopping,
+      eosIds: g.eosIds,
+      padId: g.padId,
+      decoderStartId: g.decoderStartId,
+      badWords: g.badWordsIds,
+      forcedEosIds: forced === undefined ? g.forcedEosIds : forced === null ? [] : [forced],
+      renormalizeLogits: g.renormalizeLogits,
     };
   }
 

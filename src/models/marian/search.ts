@@ -6,10 +6,13 @@
  * beam continues (the model then reorders its KV cache on the GPU).
  *
  * Semantics follow transformers 4.36–4.46 (the last BeamSearchScorer): lengths in the length
- * penalty count generated tokens (the decoder start token excluded, the EOS included), the
- * processors are MinLength → NoBadWords (single tokens) → ForcedEOS, beam search scores
- * log-softmax(logits) while greedy search takes the argmax of the processed logits. Scores are
- * accumulated in float64 (HF: float32), which changes nothing but the last bits of the scores.
+ * penalty count generated tokens (the decoder start token excluded, the EOS included); the
+ * processors run in `_get_logits_processor`'s order, NoBadWords → MinLength → ForcedEOS →
+ * LogitNormalization (renormalize_logits); beam search scores log-softmax(logits) and takes the
+ * (1 + number of EOS ids) × numBeams best candidates per source, while greedy search takes the
+ * argmax of the processed logits; any EOS id ends a sequence, and a beam hypothesis that ended on
+ * one gets the first EOS id written after it (BeamSearchScorer.finalize). Scores are accumulated in
+ * float64 (HF: float32), which changes nothing but the last bits of the scores.
  */
 
 export interface SearchSettings {
@@ -21,13 +24,20 @@ export interface SearchSettings {
   minLength: number;
   lengthPenalty: number;
   earlyStopping: boolean | 'never';
-  eosId: number;
+  /** Every id that ends a sequence (HF's eos_token_id, one id or a list); empty: only maxLength ends one. */
+  eosIds: readonly number[];
+  /** Fed to the rows that have finished. */
   padId: number;
   decoderStartId: number;
-  /** Tokens never generated. */
-  badIds: readonly number[];
-  /** Forced at the last position (HF ForcedEOSTokenLogitsProcessor), or null. */
-  forcedEosId: number | null;
+  /**
+   * `bad_words_ids` (HF NoBadWordsLogitsProcessor): a single token is never generated; for a longer
+   * word, its last token is banned in the rows whose last tokens are the rest of it.
+   */
+  badWords: readonly (readonly number[])[];
+  /** Forced at the last position (HF ForcedEOSTokenLogitsProcessor: these ids score 0, the rest −inf); empty: off. */
+  forcedEosIds: readonly number[];
+  /** HF renormalize_logits: the processed scores are log-softmaxed again (LogitNormalization, the last processor). */
+  renormalizeLogits?: boolean;
 }
 
 export interface SearchResult {
@@ -37,14 +47,23 @@ export interface SearchResult {
   score?: number;
 }
 
-/** HF's logits processors for these settings, in place on one row (logits, or log-probabilities). */
-export function processScores(row: Float64Array, curLen: number, s: SearchSettings): void {
-  if (curLen < s.minLength) row[s.eosId] = -Infinity;
-  for (const id of s.badIds) row[id] = -Infinity;
-  if (s.forcedEosId !== null && curLen === s.maxLength - 1) {
-    row.fill(-Infinity);
-    row[s.forcedEosId] = 0;
+/**
+ * HF's logits processors for these settings, in place on one row (logits, or log-probabilities):
+ * `sequence` is the row's tokens so far, the decoder start token included.
+ */
+export function processScores(row: Float64Array, sequence: readonly number[], s: SearchSettings): void {
+  const curLen = sequence.length;
+  for (const word of s.badWords) {
+    const last = word.length - 1;
+    // HF skips a word longer than the sequence so far, start token included.
+    if (last === 0 || (word.length <= curLen && word.every((t, i) => i === last || sequence[curLen - last + i] === t))) row[word[last]!] = -Infinity;
   }
+  if (curLen < s.minLength) for (const id of s.eosIds) row[id] = -Infinity;
+  if (s.forcedEosIds.length > 0 && curLen === s.maxLength - 1) {
+    row.fill(-Infinity);
+    for (const id of s.forcedEosIds) row[id] = 0;
+  }
+  if (s.renormalizeLogits) logSoftmax(row, row);
 }
 
 /** log_softmax of a row of logits, in float64. */
@@ -75,7 +94,7 @@ export interface Search {
   results(): SearchResult[];
 }
 
-/** Greedy search (HF `_greedy_search`): argmax of the processed logits; finished rows get pad. */
+/** Greedy search (HF `_greedy_search`): argmax of the processed logits; rows that ended on an EOS id get pad. */
 export class GreedySearch implements Search {
   private readonly sequences: number[][];
   private readonly unfinished: boolean[];
@@ -98,15 +117,14 @@ export class GreedySearch implements Search {
 
   step(logits: Float32Array): NextStep {
     const V = this.vocab;
-    const curLen = this.sequences[0]!.length;
     for (let b = 0; b < this.batch; b++) {
       let next = this.s.padId;
       if (this.unfinished[b]) {
         for (let v = 0; v < V; v++) this.row[v] = logits[b * V + v]!;
-        processScores(this.row, curLen, this.s);
+        processScores(this.row, this.sequences[b]!, this.s);
         next = 0;
         for (let v = 1; v < V; v++) if (this.row[v]! > this.row[next]!) next = v; // first index on ties, as torch.argmax
-        if (next === this.s.eosId) this.unfinished[b] = false;
+        if (this.s.eosIds.includes(next)) this.unfinished[b] = false;
       }
       this.sequences[b]!.push(next);
     }
@@ -117,7 +135,7 @@ export class GreedySearch implements Search {
   results(): SearchResult[] {
     return this.sequences.map((q) => {
       const ids = q.slice(1);
-      const end = ids.indexOf(this.s.eosId);
+      const end = ids.findIndex((t) => this.s.eosIds.includes(t));
       return { ids: end >= 0 ? ids.slice(0, end + 1) : ids };
     });
   }
@@ -183,12 +201,15 @@ export class BeamSearch implements Search {
   private readonly finished: boolean[];
   private readonly candidates: Float64Array;
   private readonly row: Float64Array;
+  /** Candidates kept per source and step: (1 + number of EOS ids) × numBeams, at least 2 × numBeams (HF). */
+  private readonly keep: number;
   /** The decoder start token. */
   private static readonly PROMPT_LENGTH = 1;
 
   constructor(private readonly batch: number, private readonly vocab: number, private readonly s: SearchSettings) {
     const nb = s.numBeams;
-    if (2 * nb > nb * vocab) throw new RangeError(`beam search: ${nb} beams need a vocabulary of at least 2`);
+    this.keep = Math.max(2, 1 + s.eosIds.length) * nb;
+    if (this.keep > nb * vocab) throw new RangeError(`beam search: ${nb} beams and ${s.eosIds.length} EOS ids need a vocabulary of at least ${this.keep / nb}`);
     this.sequences = Array.from({ length: batch * nb }, () => [s.decoderStartId]);
     // Only the first beam of each source is live at the start: the others would repeat it.
     this.beamScores = Float64Array.from({ length: batch * nb }, (_, i) => (i % nb === 0 ? 0 : -1e9));
@@ -207,7 +228,7 @@ export class BeamSearch implements Search {
   }
 
   step(logits: Float32Array): NextStep {
-    const { numBeams: nb, eosId, padId } = this.s;
+    const { numBeams: nb, eosIds, padId } = this.s;
     const V = this.vocab;
     const curLen = this.sequences[0]!.length;
     const nextScores = new Float64Array(this.batch * nb);
@@ -221,16 +242,16 @@ export class BeamSearch implements Search {
       for (let j = 0; j < nb; j++) {
         const r = b * nb + j;
         logSoftmax(logits.subarray(r * V, (r + 1) * V), this.row);
-        processScores(this.row, curLen, this.s);
+        processScores(this.row, this.sequences[r]!, this.s);
         for (let v = 0; v < V; v++) this.candidates[j * V + v] = this.row[v]! + this.beamScores[r]!;
       }
-      const top = topCandidates(this.candidates, 2 * nb);
+      const top = topCandidates(this.candidates, this.keep);
       let kept = 0;
       for (let rank = 0; rank < top.length && kept < nb; rank++) {
         const { score, index } = top[rank]!;
         const token = index % V;
         const from = b * nb + Math.floor(index / V);
-        if (token === eosId) {
+        if (eosIds.includes(token)) {
           // An EOS outside the nb best does not finish a hypothesis.
           if (rank >= nb) continue;
           this.hypotheses[b]!.add(this.sequences[from]!.slice(), score, curLen + 1 - BeamSearch.PROMPT_LENGTH);
@@ -241,7 +262,7 @@ export class BeamSearch implements Search {
           kept++;
         }
       }
-      if (kept < nb) throw new Error(`beam search: fewer than ${nb} continuations that are not EOS among the ${2 * nb} best`);
+      if (kept < nb) throw new Error(`beam search: fewer than ${nb} continuations that are not EOS among the ${this.keep} best`);
       this.finished[b] = this.hypotheses[b]!.isDone(top[0]!.score, curLen + 1, BeamSearch.PROMPT_LENGTH);
     }
     this.beamScores = nextScores;
@@ -262,8 +283,8 @@ export class BeamSearch implements Search {
       // the last of a stable ascending sort, as HF's sorted(...).pop()
       const best = hyps.beams.map((h, i) => [h, i] as const).sort((x, y) => x[0].score - y[0].score || x[1] - y[1]).pop()![0];
       const ids = best.tokens.slice(1);
-      // A hypothesis shorter than maxLength ended on EOS, which finalize writes after it.
-      if (best.tokens.length < this.s.maxLength) ids.push(this.s.eosId);
+      // A hypothesis shorter than maxLength ended on an EOS id; finalize writes the first EOS id after it.
+      if (best.tokens.length < this.s.maxLength && this.s.eosIds.length > 0) ids.push(this.s.eosIds[0]!);
       return { ids, score: best.score };
     });
   }
