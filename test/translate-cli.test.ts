@@ -130,3 +130,27 @@ test('text to text with a SentencePiece tokenizer (source.spm, target.spm, vocab
   const byIds = JSON.parse(await ok('--model', dir, '--json', '--ids', tokenizer.encode(texts[0]!).join(',')));
   expect(byIds).toEqual(json[0]);
 });
+
+test("the folder's generation_config.json gives the defaults, as in HF; flags override it", async () => {
+  const dir = join(root, 'test/fixtures/models/marian-tiny-genconfig');
+  const g = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8')) as { sources: number[][]; cases: { name: string; ids: number[][] }[] };
+  const want = (name: string, row: number) => g.cases.find((c) => c.name.startsWith(name))!.ids[row];
+  const row = 3; // 8 source tokens
+  const ids = g.sources[row]!.join(',');
+  const json = async (...args: string[]) => JSON.parse(await ok('--model', dir, '--ids', ids, '--json', ...args)) as { ids: number[] };
+  // 4 beams, max_length 64, pad banned, forced EOS: all from generation_config.json
+  expect(await json()).toEqual({ ids: want('defaults', row) });
+  expect(await json('--beams', '1')).toEqual({ ids: want('greedy', row) });
+  expect(await json('--beams', '1', '--max-new-tokens', '20', '--min-new-tokens', '6')).toEqual({ ids: want('greedy, min_new_tokens 6, max_new_tokens 20', row) });
+  expect(await json('--beams', '3', '--length-penalty', '0.6', '--early-stopping', 'true', '--max-new-tokens', '30')).toEqual({ ids: want('3 beams, length_penalty 0.6, early_stopping true', row) });
+  // the same folder without generation_config.json: config.json's keys and HF's defaults (greedy, max_length 20, pad not banned)
+  const bare = join(tmp, 'marian-tiny-no-genconfig');
+  mkdirSync(bare);
+  for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(dir, f), join(bare, f));
+  expect(JSON.parse(await ok('--model', bare, '--ids', ids, '--json'))).toEqual({ ids: want('no generation_config.json', row) });
+  // --help says where the defaults come from
+  expect(await ok('--help')).toMatch(/--beams <number> +beam search width; 1 = greedy \(default: num_beams of the model's generation config: generation_config\.json, else config\.json\)/);
+  const bad = await tessera('--model', dir, '--ids', ids, '--early-stopping', 'soon');
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/option '--early-stopping' needs true, false or never, got 'soon'/);
+});

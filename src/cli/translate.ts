@@ -10,6 +10,10 @@
  * are the generated ids without the decoder start token, up to and with EOS; `text` is present
  * when the model folder has a tokenizer (source.spm, target.spm, vocab.json). In batch mode the
  * sources are batched together on the GPU and the results are written in input order.
+ *
+ * The search settings default to the model's generation config, read as Hugging Face reads it
+ * (generation_config.json when the folder has one, else config.json's keys); each flag overrides
+ * its key, as a keyword argument of HF's generate() does.
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { LimitError, ShapeError } from '../device/errors.ts';
@@ -21,11 +25,15 @@ import { writeStdout } from './model.ts';
 import { ProgressBar } from './progress.ts';
 import { modelOption, modelPath } from './shipped.ts';
 
+const FROM_CONFIG = "of the model's generation config: generation_config.json, else config.json";
+
 const options: Record<string, OptionSpec> = {
   model: modelOption('translate', 'Marian model folder (config.json + model.safetensors, and source.spm, target.spm, vocab.json for text)'),
-  beams: { type: 'number', help: "beam search width; 1 = greedy (default: the model's num_beams)" },
-  'max-new-tokens': { type: 'number', help: "tokens to generate at most, EOS included (default: the model's max_length − 1)" },
-  'length-penalty': { type: 'number', help: "beam scores are divided by length^p (default: the model's length_penalty)" },
+  beams: { type: 'number', help: `beam search width; 1 = greedy (default: num_beams ${FROM_CONFIG})` },
+  'max-new-tokens': { type: 'number', help: `tokens to generate at most, EOS included (default: max_new_tokens, else max_length − 1, ${FROM_CONFIG})` },
+  'min-new-tokens': { type: 'number', help: `EOS is banned before this many tokens (default: min_new_tokens, else min_length − 1, ${FROM_CONFIG})` },
+  'length-penalty': { type: 'number', help: `beam scores are divided by length^p (default: length_penalty ${FROM_CONFIG})` },
+  'early-stopping': { type: 'string', help: `when beam search stops: true, false or never (default: early_stopping ${FROM_CONFIG})` },
   'batch-size': { type: 'number', help: 'sources translated together on the GPU', default: 8 },
   ids: { type: 'ids', help: 'the source as token ids (ending with EOS) instead of text' },
   json: { type: 'boolean', help: 'print {"ids": [...], "text": "..."} per input instead of the text' },
@@ -66,10 +74,17 @@ export function parseTranslateBatch(text: string, file: string): { line: number;
   return items;
 }
 
-function positiveInteger(value: unknown, option: string): number | undefined {
+function positiveInteger(value: unknown, option: string, min = 1): number | undefined {
   if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || (value as number) < 1) throw new UsageError(`option '--${option}' needs an integer >= 1, got ${value}`);
+  if (!Number.isInteger(value) || (value as number) < min) throw new UsageError(`option '--${option}' needs an integer >= ${min}, got ${value}`);
   return value as number;
+}
+
+function earlyStopping(value: unknown): boolean | 'never' | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (value === 'never') return 'never';
+  throw new UsageError(`option '--early-stopping' needs true, false or never, got '${value}'`);
 }
 
 export const translate: Command = {
@@ -84,6 +99,8 @@ export const translate: Command = {
     const translateOptions: TranslateOptions = {
       numBeams: positiveInteger(o.beams, 'beams'),
       maxNewTokens: positiveInteger(o['max-new-tokens'], 'max-new-tokens'),
+      minNewTokens: positiveInteger(o['min-new-tokens'], 'min-new-tokens', 0),
+      earlyStopping: earlyStopping(o['early-stopping']),
       batchSize: positiveInteger(o['batch-size'], 'batch-size'),
     };
     if (o['length-penalty'] !== undefined) translateOptions.lengthPenalty = o['length-penalty'] as number;
