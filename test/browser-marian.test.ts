@@ -1,12 +1,14 @@
 /**
  * Marian translation in headless Chromium (WebGPU on SwiftShader when there is no GPU): the
  * marian-tiny fixture is fetched over HTTP into the page, loaded with `MarianModel.fromBuffers`,
- * and must give PyTorch's logits (padded batch) and its greedy and beam-search ids. The page shows
- * a results table, saved to test/artifacts/browser-marian.png.
+ * and must give PyTorch's logits (padded batch) and its greedy and beam-search ids; then
+ * marian-tiny-genconfig, whose generation_config.json the page fetches too, must give HF
+ * generate()'s ids with its defaults (4 beams, max_length 64, pad banned, forced EOS) and greedily,
+ * for 10 padded sources. The page shows a results table, saved to test/artifacts/browser-marian.png.
  *
  * Needs Debian's Chromium (`apt-get install -y chromium`); TESSERA_SKIP_BROWSER=1 skips this file.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { artifactPath, browserAvailability, openBrowserPage, type BrowserPage } from './util/browser.ts';
@@ -39,7 +41,7 @@ if (skip) {
 
     beforeAll(async () => {
       browser = await openBrowserPage({ entry: 'test/browser/marian.page.ts', title: 'Tessera Marian in Chromium', routes: { '/models/': FIXTURES } });
-      const info = await browser.call<{ adapter: object; decoderLayers: number }>('load', '/models/marian-tiny/');
+      const info = await browser.call<{ adapter: object; decoderLayers: number }>('load', '/models/marian-tiny/', readdirSync(`${FIXTURES}marian-tiny`));
       console.log(`browser adapter: ${JSON.stringify(info.adapter)}`);
       expect(info.decoderLayers).toBe(3);
     }, TEST_TIMEOUT_MS);
@@ -81,6 +83,20 @@ if (skip) {
           numBeams: c.num_beams, maxNewTokens: c.max_new_tokens, lengthPenalty: c.length_penalty, earlyStopping: c.early_stopping,
         });
         await checked(`${c.num_beams} beams, lp ${c.length_penalty}, early ${c.early_stopping}`, ms, ids.map((i) => i.join(' ')).join(' | '), () => expect(ids).toEqual(c.ids));
+      }
+    }, TEST_TIMEOUT_MS);
+
+    test('marian-tiny-genconfig: the generation_config.json defaults and greedy search give HF generate()\'s ids for 10 padded sources', async () => {
+      const gc = JSON.parse(readFileSync(`${FIXTURES}marian-tiny-genconfig/golden.json`, 'utf8')) as { sources: number[][]; cases: { name: string; ids: number[][]; scores?: number[] }[] };
+      const info = await browser.call<{ generationSource: string; numBeams: number }>('load', '/models/marian-tiny-genconfig/', readdirSync(`${FIXTURES}marian-tiny-genconfig`));
+      expect(info).toMatchObject({ generationSource: 'generation_config.json', numBeams: 4 });
+      for (const [name, options] of [['defaults', {}], ['greedy', { numBeams: 1 }]] as const) {
+        const want = gc.cases.find((c) => c.name.startsWith(name))!;
+        const { ids, scores, ms } = await browser.call<{ ids: number[][]; scores: (number | undefined)[]; ms: number }>('generate', gc.sources, options);
+        await checked(`genconfig: ${want.name}`, ms, ids.map((i) => i.length).join(' '), () => {
+          expect(ids).toEqual(want.ids);
+          want.scores?.forEach((s, b) => expect(Math.abs(scores[b]! - s)).toBeLessThanOrEqual(1e-4));
+        });
       }
     }, TEST_TIMEOUT_MS);
 

@@ -1,6 +1,7 @@
 /**
- * Browser side of browser-marian.test.ts: the Marian fixture fetched over HTTP and run in the page
- * on navigator.gpu through `MarianModel.fromBuffers`, the call the Node loader ends in. Node calls
+ * Browser side of browser-marian.test.ts: a Marian fixture fetched over HTTP (config.json,
+ * generation_config.json when the folder has one, model.safetensors) and run in the page on
+ * navigator.gpu through `MarianModel.fromBuffers`, the call the Node loader ends in. Node calls
  * these exports through `page.call`, judges the results against the PyTorch fixtures and reports
  * each verdict back with `record`, so the page shows a results table for the screenshot.
  */
@@ -17,20 +18,30 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** Open the device, draw the table header and load the model folder served at `folderUrl`. */
-export async function load(folderUrl: string): Promise<{ adapter: Gpu['report']['adapter']; decoderLayers: number }> {
+/**
+ * Open the device and draw the table header (the first time), then load the model folder served
+ * at `folderUrl`, whose file names are `files` (the page fetches only those), in place of the last.
+ */
+export async function load(folderUrl: string, files: string[]): Promise<{ adapter: Gpu['report']['adapter']; decoderLayers: number; generationSource: string; numBeams: number }> {
   gpu ??= await createDevice();
-  const info = document.createElement('p');
-  const a = gpu.report.adapter;
-  info.textContent = `Marian (marian-tiny) on adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')}`;
-  const element = document.createElement('table');
-  element.innerHTML = '<thead><tr><th>check</th><th>result</th><th>ms</th><th>detail</th></tr></thead>';
-  table = element.createTBody();
-  document.getElementById('root')!.append(info, element);
-  const [configBytes, weights] = await Promise.all([fetchBytes(`${folderUrl}config.json`), fetchBytes(`${folderUrl}model.safetensors`)]);
-  const config = JSON.parse(new TextDecoder().decode(configBytes)) as Record<string, unknown>;
-  model = await MarianModel.fromBuffers(gpu, { config, weights, source: `${folderUrl}model.safetensors` });
-  return { adapter: gpu.report.adapter, decoderLayers: model.config.decoderLayers };
+  if (!table) {
+    const info = document.createElement('p');
+    const a = gpu.report.adapter;
+    info.textContent = `Marian (marian-tiny, marian-tiny-genconfig) on adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')}`;
+    const element = document.createElement('table');
+    element.innerHTML = '<thead><tr><th>check</th><th>result</th><th>ms</th><th>detail</th></tr></thead>';
+    table = element.createTBody();
+    document.getElementById('root')!.append(info, element);
+  }
+  const json = async (name: string) => JSON.parse(new TextDecoder().decode(await fetchBytes(folderUrl + name))) as Record<string, unknown>;
+  const [config, generationConfig, weights] = await Promise.all([
+    json('config.json'),
+    files.includes('generation_config.json') ? json('generation_config.json') : null,
+    fetchBytes(`${folderUrl}model.safetensors`),
+  ]);
+  model?.destroy();
+  model = await MarianModel.fromBuffers(gpu, { config, generationConfig, weights, source: `${folderUrl}model.safetensors` });
+  return { adapter: gpu.report.adapter, decoderLayers: model.config.decoderLayers, generationSource: model.generation.source, numBeams: model.generation.numBeams };
 }
 
 /** Teacher-forced logits per source, flattened to plain arrays. */
@@ -40,11 +51,11 @@ export async function logits(sources: number[][], decoder: number[][]): Promise<
   return { logits: out.map((o) => Array.from(o)), ms: Math.round(performance.now() - start) };
 }
 
-/** Greedy (numBeams 1) or beam search over a batch of sources. */
-export async function generate(sources: number[][], options: { numBeams: number; maxNewTokens: number; lengthPenalty?: number; earlyStopping?: boolean | 'never' }): Promise<{ ids: number[][]; ms: number }> {
+/** Greedy (numBeams 1) or beam search over a batch of sources; options left out come from the model's generation config. */
+export async function generate(sources: number[][], options: { numBeams?: number; maxNewTokens?: number; lengthPenalty?: number; earlyStopping?: boolean | 'never' }): Promise<{ ids: number[][]; scores: (number | undefined)[]; ms: number }> {
   const start = performance.now();
   const results = await model!.generate(sources, options);
-  return { ids: results.map((r) => r.ids), ms: Math.round(performance.now() - start) };
+  return { ids: results.map((r) => r.ids), scores: results.map((r) => r.score), ms: Math.round(performance.now() - start) };
 }
 
 /** Add a row to the results table (the verdict is Node's). */
