@@ -245,3 +245,85 @@ def greedy(model, prompt, new_tokens):
     for _ in range(new_tokens):
         ids.append(int(model(ids)[-1].argmax()))
     return ids[len(prompt) :]
+
+
+# ----------------------------------------------------------------------------------------------
+# Hugging Face `generate()` for a decoder-only model, greedy search, as transformers 4.40-4.45 do it
+# (the release range tools/reference/marian_reference.py follows too).
+
+# GenerationConfig.__init__'s defaults for the keys below.
+GENERATION_DEFAULTS = {
+    "max_length": 20,
+    "max_new_tokens": None,
+    "min_length": 0,
+    "min_new_tokens": None,
+    "do_sample": False,
+    "eos_token_id": None,
+    "pad_token_id": None,
+    "bos_token_id": None,
+    "bad_words_ids": None,
+    "forced_eos_token_id": None,
+}
+
+
+def _ids(value):
+    if value is None:
+        return []
+    return [value] if isinstance(value, int) else list(value)
+
+
+def generation_settings(generation_config, prompt_length, **kwargs):
+    """What `generate(input_ids, **kwargs)` makes of a model's generation config for a prompt of
+    `prompt_length` tokens: kwargs update a copy of the config; `_prepare_generated_length` turns
+    max_new_tokens / min_new_tokens into max_length / min_length counting the prompt (a decoder-only
+    model's input_ids are the prompt), else max_length (default 20) and min_length count the prompt
+    themselves; `NoBadWordsLogitsProcessor` drops the bad words that are a single EOS id."""
+    unknown = set(kwargs) - set(GENERATION_DEFAULTS)
+    assert not unknown, f"not a generation key: {unknown}"
+    gc = {**GENERATION_DEFAULTS, **generation_config, **kwargs}
+    eos = _ids(gc["eos_token_id"])
+    max_length = gc["max_length"] if gc["max_new_tokens"] is None else prompt_length + gc["max_new_tokens"]
+    min_length = gc["min_length"] if gc["min_new_tokens"] is None else prompt_length + gc["min_new_tokens"]
+    bad = [list(w) for w in gc["bad_words_ids"] or [] if not any(list(w) == [e] for e in eos)]
+    return {"max_length": max_length, "min_length": min_length, "eos": eos, "bad_words": bad, "forced_eos": _ids(gc["forced_eos_token_id"])}
+
+
+def process_scores(scores, seq, s):
+    """The processors of `_get_logits_processor` for these keys, in its order, on the next-token
+    logits after the tokens `seq` (prompt included):
+    - NoBadWords (SequenceBiasLogitsProcessor with bias -inf): a one-token word is always banned; a
+      longer word bans its last token when `seq` ends with the rest of it, and is skipped while the
+      word is longer than `seq`;
+    - MinLength / MinNewTokensLength: every EOS id is banned while len(seq) < min_length;
+    - ForcedEOS: when len(seq) == max_length - 1, everything but the forced ids is -inf (they get 0)."""
+    scores = scores.clone()
+    cur_len = len(seq)
+    for word in s["bad_words"]:
+        if len(word) == 1:
+            scores[word[0]] = -math.inf
+        elif len(word) <= cur_len and seq[cur_len - len(word) + 1 :] == word[:-1]:
+            scores[word[-1]] = -math.inf
+    if s["eos"] and cur_len < s["min_length"]:
+        scores[s["eos"]] = -math.inf
+    if s["forced_eos"] and cur_len == s["max_length"] - 1:
+        scores[:] = -math.inf
+        scores[s["forced_eos"]] = 0
+    return scores
+
+
+def generate(model, prompt, generation_config, **kwargs):
+    """`model.generate(prompt, **kwargs)` with greedy search (do_sample false, one beam): the argmax
+    of the processed logits until an EOS id (kept in the output) or max_length. As in HF, at least
+    one token is generated even when the prompt already reaches max_length. Returns the generated
+    ids and the smallest top-1/top-2 gap among the finite processed scores of its decisions."""
+    s = generation_settings(generation_config, len(prompt), **kwargs)
+    seq, margin = list(prompt), math.inf
+    while True:
+        scores = process_scores(model(seq)[-1], seq, s)
+        finite = scores[torch.isfinite(scores)]
+        if finite.numel() > 1:
+            top2 = finite.topk(2).values
+            margin = min(margin, (top2[0] - top2[1]).item())
+        seq.append(int(scores.argmax()))
+        if seq[-1] in s["eos"] or len(seq) >= s["max_length"]:
+            return seq[len(prompt) :], margin
