@@ -68,7 +68,8 @@ describe('sampling', () => {
   afterAll(() => lm?.destroy());
 
   test('a seed reproduces the same tokens (full-vocabulary and GPU top-k paths); another seed differs', async () => {
-    for (const options of [{ temperature: 1 }, { temperature: 0.8, topK: 20, topP: 0.9 }, { temperature: 1.2, topP: 0.95 }]) {
+    // topK 0 samples from the whole vocabulary; left out, it is the generation config's top_k (HF's default 50).
+    for (const options of [{ temperature: 1, topK: 0 }, { temperature: 0.8, topK: 20, topP: 0.9 }, { temperature: 1.2, topP: 0.95, topK: 0 }, { temperature: 1 }]) {
       const a = await collect(lm.generate([5, 9], { maxNewTokens: 24, seed: 42, ...options }));
       const b = await collect(lm.generate([5, 9], { maxNewTokens: 24, seed: 42, ...options }));
       const c = await collect(lm.generate([5, 9], { maxNewTokens: 24, seed: 7, ...options }));

@@ -11,7 +11,7 @@ export { gpt2, gpt2Config } from './gpt2.ts';
 export { llama, llama2cLmConfig, llamaConfig, rotateHalfToAdjacent } from './llama.ts';
 export type { KVCache, LmConfig, ModelFamily } from './decoder.ts';
 export { generationConfigOf, parseGenerationConfig, type GenerationConfig } from './generation-config.ts';
-export { LanguageModel, mulberry32, sampleLogits, type GenerateOptions, type GeneratedToken, type LoadOptions, type LogitsOptions, type ModelBuffers, type TokenRange } from './lm.ts';
+export { LanguageModel, mulberry32, resolveSampling, sampleLogits, type GenerateOptions, type GeneratedToken, type LoadOptions, type LogitsOptions, type ModelBuffers, type SamplingSettings, type TokenRange } from './lm.ts';
 export * from './imagegen/index.ts';
 export * from './vit/index.ts';
 export * from './marian/index.ts';

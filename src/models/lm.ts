@@ -9,6 +9,11 @@
  *    `advance` kernel, which feeds the chosen id back as the next input and moves the position on,
  *    so K steps are recorded into one compute pass and the new ids are read back once per K;
  *    the sampling ones return logits (or the top-k) for the host to draw from.
+ * Generation defaults come from the checkpoint's generation config, read as Hugging Face reads it
+ * (generation_config.json, else config.json's keys, else HF's defaults), and each GenerateOptions
+ * field overrides one of them, as generate(**kwargs) does. Bans that do not depend on the tokens
+ * so far (bad words of one token, EOS until min_new_tokens) are a logit mask on the GPU, so greedy
+ * decoding stays there; longer bad words are checked on the host, step by step.
  * The KV cache, the token id, the position and the number of valid cache rows live in tensors
  * owned here and bound as constants into every graph, so all graphs see the same sequence.
  */
@@ -25,6 +30,7 @@ import { Session } from '../runtime/session.ts';
 import { loadExpectedTensors, type HostTensor } from './checkpoint.ts';
 import type { KVCache, LmConfig, ModelFamily } from './decoder.ts';
 import { CheckpointError } from './errors.ts';
+import { checkGenerationIds, generationConfigOf, readGenerationConfigFile, type GenerationConfig } from './generation-config.ts';
 import { gpt2, gpt2Config } from './gpt2.ts';
 import { listDirectory, readFileBytes, readFileText } from './io.ts';
 import { llama, llama2cLmConfig, llamaConfig } from './llama.ts';
@@ -46,30 +52,69 @@ export interface LoadOptions {
    * kernel's limits (default true); false keeps the per-layer decode graph.
    */
   fusedDecode?: boolean;
+  /**
+   * Told once, at load, when the generation config sets keys Tessera does not implement (e.g.
+   * `repetition_penalty`, or `num_beams` > 1: LanguageModel has no beam search): the message names
+   * them and says their defaults are used. Default: console.warn.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export interface ModelBuffers {
   /** A Hugging Face `config.json` (parsed) with `model.safetensors` bytes; absent for a llama2.c `.bin`. */
   config?: Record<string, unknown>;
+  /** The folder's `generation_config.json` (parsed), when it has one; then config.json's generation keys are not used. */
+  generationConfig?: Record<string, unknown> | null;
   weights: ArrayBuffer | ArrayBufferView;
   tokenizer?: Tokenizer;
   /** Named in error messages. */
   source?: string;
 }
 
+/**
+ * Each option overrides the model's generation config (`lm.generationConfig`), as HF's
+ * generate(**kwargs) overrides `model.generation_config`.
+ */
 export interface GenerateOptions {
-  /** Default 256; generation also ends at the end of the context. */
+  /**
+   * Tokens to generate at most. Default: the generation config's max_new_tokens, else its
+   * max_length minus the prompt (HF counts the prompt in max_length, whose default is 20; at least
+   * one token, as in HF); llama2.c checkpoints: 256. Generation also ends at the end of the context.
+   */
   maxNewTokens?: number;
-  /** 0 (the default) is greedy decoding, on the GPU; above 0 samples softmax(logits / temperature). */
+  /** Every EOS id is banned until this many tokens are generated. Default: min_new_tokens, else min_length minus the prompt. */
+  minNewTokens?: number;
+  /**
+   * Sample (true) or decode greedily (false). Default: true when `temperature` is given above 0,
+   * false when it is 0, else the generation config's do_sample. A temperature of 0 is always greedy.
+   */
+  doSample?: boolean;
+  /** When sampling: softmax(logits / temperature); 0 is greedy decoding (on the GPU). Default: the generation config's (HF: 1). */
   temperature?: number;
-  /** Sample among the k most likely tokens (taken on the GPU; k ≤ 128). */
+  /**
+   * When sampling: among the k most likely tokens (on the GPU up to 128, else on the host); 0 = all.
+   * Default: the generation config's top_k (HF: 50), at most the vocabulary.
+   */
   topK?: number;
-  /** Sample from the smallest set of most likely tokens whose probability reaches topP. */
+  /** When sampling: from the smallest set of most likely tokens whose probability reaches topP (1 = all). Default: the generation config's top_p. */
   topP?: number;
+  /**
+   * Token sequences never to generate (HF `bad_words_ids`): a one-token word is banned everywhere;
+   * a longer one bans its last token right after the rest of it (prompt included). A word that is
+   * a single EOS id is dropped, as in HF. Default: the generation config's.
+   */
+  badWordsIds?: readonly (readonly number[])[];
+  /** The ids that end generation (HF `eos_token_id`); default: the generation config's. `stop` adds more. */
+  eosTokenIds?: readonly number[];
+  /**
+   * Forced as the last token when generation runs to its length (HF `forced_eos_token_id`: at
+   * max_length, or here also at the end of the context); [] turns it off. Default: the generation config's.
+   */
+  forcedEosTokenIds?: readonly number[];
   /** Seed of the sampler: the same seed, prompt and options give the same tokens. */
   seed?: number;
   /**
-   * More ids or strings that end generation, besides the model's own (EOS; llama2.c's BOS). A stop
+   * More ids or strings that end generation, besides the EOS ids (llama2.c: BOS). A stop or EOS
    * id is not yielded; the token that completes a stop string is, and then generation ends.
    */
   stop?: string | number | readonly (string | number)[];
@@ -96,6 +141,44 @@ export interface TokenRange {
 
 /** What a masked-out logit becomes: far below any real logit, and still finite for every kernel. */
 const MASKED_LOGIT = -1e30;
+
+/** The logits a decode graph masks on the GPU: all outside `allowed`, and the `banned` ids. */
+interface LogitMask {
+  allowed?: TokenRange;
+  /** Sorted, distinct. */
+  banned: readonly number[];
+  /** Names the mask's tensor and sessions; `label` is its short form, for graph names. */
+  key: string;
+  label: string;
+}
+
+function logitMaskOf(allowed: TokenRange | undefined, banned: Iterable<number>): LogitMask | null {
+  const ids = [...new Set(banned)].sort((a, b) => a - b);
+  if (!allowed && ids.length === 0) return null;
+  const range = allowed ? `allow${allowed.start}-${allowed.end}` : '';
+  const ban = (list: string) => (ids.length > 0 ? `${range ? '_' : ''}ban${list}` : '');
+  return { allowed, banned: ids, key: range + ban(ids.join(',')), label: range + ban(ids.length <= 4 ? ids.join(',') : `${ids.length}`) };
+}
+
+/** How one generation chooses its tokens: sampling, or greedy decoding. */
+export interface SamplingSettings {
+  sample: boolean;
+  temperature: number;
+  /** 0 = all tokens. */
+  topK: number;
+  topP: number;
+}
+
+/**
+ * The sampling settings of a call: its options over the generation config `g`. `doSample` decides
+ * when given; else a given temperature does (above 0 samples, 0 is greedy), else `g.doSample`. A
+ * temperature of 0 is greedy decoding whatever decided to sample.
+ */
+export function resolveSampling(g: GenerationConfig, o: { doSample?: boolean; temperature?: number; topK?: number; topP?: number }): SamplingSettings {
+  const temperature = o.temperature ?? g.temperature;
+  const sample = (o.doSample ?? (o.temperature !== undefined ? o.temperature > 0 : g.doSample)) && temperature > 0;
+  return { sample, temperature, topK: o.topK ?? g.topK, topP: o.topP ?? g.topP };
+}
 
 export interface GeneratedToken {
   id: number;
@@ -147,7 +230,7 @@ export class LanguageModel {
   private twin: LanguageModel | null = null;
   private readonly sessions = new Map<string, Session>();
   private readonly profiles = new Map<string, string>();
-  /** f32 [V] per allowed token range: 0 inside, MASKED_LOGIT outside, added to the decode logits. */
+  /** f32 [V] per LogitMask key: 0 for an allowed token, MASKED_LOGIT for the rest, added to the decode logits. */
   private readonly logitMasks = new Map<string, Tensor>();
   private busy = false;
   private destroyed = false;
@@ -158,6 +241,12 @@ export class LanguageModel {
     private readonly family: ModelFamily,
     weights: ReadonlyMap<string, HostTensor> | LanguageModel,
     readonly tokenizer: Tokenizer | undefined,
+    /**
+     * The generation defaults (`generate`'s options override them): a Hugging Face folder's
+     * generation_config.json, else its config.json's keys, over HF's defaults; for a llama2.c
+     * checkpoint, Tessera's (256 new tokens, greedy, stop at BOS, as run.c).
+     */
+    readonly generationConfig: Readonly<GenerationConfig>,
     private readonly options: LoadOptions,
   ) {
     this.ownsWeights = !(weights instanceof LanguageModel);
@@ -237,9 +326,10 @@ export class LanguageModel {
     if (entries.includes('config.json')) {
       if (!entries.includes('model.safetensors')) throw new CheckpointError(`'${folder}' has a config.json but no model.safetensors`);
       const config = JSON.parse(await readFileText(file('config.json'))) as Record<string, unknown>;
+      const generationConfig = await readGenerationConfigFile(folder, entries);
       const weights = await readFileBytes(file('model.safetensors'));
       const tokenizer = await findTokenizer(folder, entries, config);
-      return LanguageModel.fromBuffers(gpu, { config, weights, tokenizer, source: file('model.safetensors') }, options);
+      return LanguageModel.fromBuffers(gpu, { config, generationConfig, weights, tokenizer, source: file('model.safetensors') }, options);
     }
     const models = entries.filter((e) => e.endsWith('.bin') && !isTokenizerFile(e));
     if (models.length !== 1) {
@@ -261,16 +351,21 @@ export class LanguageModel {
     return LanguageModel.fromBuffers(gpu, { weights, tokenizer, source: path }, options);
   }
 
-  /** Browser or Node: a model from bytes already in memory (fetched, or read by `load`). */
+  /**
+   * Browser or Node: a model from bytes already in memory (fetched, or read by `load`; give
+   * `generationConfig` when the folder has a generation_config.json).
+   */
   static async fromBuffers(gpu: Gpu, buffers: ModelBuffers, options: LoadOptions = {}): Promise<LanguageModel> {
     let config: LmConfig;
     let tensors: Map<string, HostTensor>;
     let family: ModelFamily;
+    let generation: GenerationConfig;
     if (buffers.config) {
       const type = buffers.config.model_type;
       if (type === 'gpt2') [config, family] = [gpt2Config(buffers.config), gpt2];
       else if (type === 'llama') [config, family] = [llamaConfig(buffers.config), llama];
       else throw new CheckpointError(`config.json: model_type ${JSON.stringify(type)} is not supported (gpt2, llama)`);
+      generation = lmGenerationConfig(config, buffers.config, buffers.generationConfig);
       const file = parseSafetensors(buffers.weights, buffers.source ?? 'model.safetensors');
       const ignore = [...(family.matchOptions.ignore ?? []), ...(options.ignoreTensors ?? [])];
       tensors = loadExpectedTensors(file, family.expected(config), { ...family.matchOptions, ignore });
@@ -278,8 +373,11 @@ export class LanguageModel {
       const checkpoint = parseLlama2c(buffers.weights, buffers.source ?? 'model.bin');
       [config, family] = [llama2cLmConfig(checkpoint.config), llama];
       tensors = loadExpectedTensors(checkpoint, family.expected(config));
+      generation = llama2cGenerationConfig(config);
     }
-    return new LanguageModel(gpu, config, family, family.prepare(config, tensors), buffers.tokenizer, options);
+    const warning = generationWarning(generation);
+    if (warning) (options.onWarning ?? console.warn)(warning);
+    return new LanguageModel(gpu, config, family, family.prepare(config, tensors), buffers.tokenizer, generation, options);
   }
 
   // ---- graphs ---------------------------------------------------------------------------------
@@ -327,10 +425,10 @@ export class LanguageModel {
   }
 
   /** One token against the cache: 'greedy' chooses and advances on the GPU; else returns logits or the top k. */
-  private decodeSession(mode: 'greedy' | 'logits' | { topK: number }, allowed?: TokenRange): Promise<Session> {
-    const key = (typeof mode === 'string' ? mode : `top${mode.topK}`) + (allowed ? `_allow${allowed.start}-${allowed.end}` : '');
-    return this.session(`decode_${key}`, () => {
-      const { g, weight, cache } = this.builder(`${this.config.family}_decode_${key}`);
+  private decodeSession(mode: 'greedy' | 'logits' | { topK: number }, mask: LogitMask | null = null): Promise<Session> {
+    const name = typeof mode === 'string' ? mode : `top${mode.topK}`;
+    return this.session(`decode_${name}${mask ? `_${mask.key}` : ''}`, () => {
+      const { g, weight, cache } = this.builder(`${this.config.family}_decode_${name}${mask ? `_${mask.label}` : ''}`);
       const ids = g.constant('ids', this.ids);
       // A small Llama model runs the whole step as one kernel, which for unmasked greedy decoding
       // also takes the argmax and advances, a whole chunk of steps in one dispatch (its input
@@ -339,7 +437,7 @@ export class LanguageModel {
         attrs: this.step,
         inputs: { kCache: g.constant('k_cache', this.kCacheAll), vCache: g.constant('v_cache', this.vCacheAll), ids, position: cache.position },
       };
-      if (step && mode === 'greedy' && this.fusedGreedy(allowed)) {
+      if (step && mode === 'greedy' && this.fusedGreedy(mask)) {
         const history = g.constant('history', this.history);
         const steps = g.input('steps', [1], 'u32');
         g.apply(llamaDecodeStepOp, { ...step.inputs, kvLength: cache.kvLength, history, steps }, step.attrs, 'decode_step');
@@ -349,7 +447,7 @@ export class LanguageModel {
       let logits = step
         ? g.apply(llamaDecodeStepOp, step.inputs, step.attrs, 'decode_step').logits!
         : g.reshape(this.family.build(g, this.config, weight, ids, cache, true), [1, this.config.vocabSize], 'logits');
-      if (allowed) logits = g.add(logits, g.constant('logit_mask', this.logitMask(allowed)), 'masked_logits');
+      if (mask) logits = g.add(logits, g.constant('logit_mask', this.logitMask(mask)), 'masked_logits');
       if (mode === 'greedy') {
         const history = g.constant('history', this.history);
         // A small vocabulary is scanned by the advance kernel itself: one dispatch fewer.
@@ -369,22 +467,22 @@ export class LanguageModel {
 
   /**
    * Whether greedy decoding runs in the one-kernel step itself, a chunk of steps per dispatch (a
-   * small Llama model, no masked vocabulary); else in a decode graph ending in the advance kernel.
+   * small Llama model, no masked logits); else in a decode graph ending in the advance kernel.
    */
-  private fusedGreedy(allowed?: TokenRange): boolean {
-    return this.step !== null && !allowed;
+  private fusedGreedy(mask: LogitMask | null): boolean {
+    return this.step !== null && !mask;
   }
 
-  private logitMask({ start, end }: TokenRange): Tensor {
-    const key = `${start}-${end}`;
-    let mask = this.logitMasks.get(key);
-    if (!mask) {
-      const values = new Float32Array(this.config.vocabSize).fill(MASKED_LOGIT);
-      values.fill(0, start, end);
-      mask = this.gpu.upload(values, [this.config.vocabSize]);
-      this.logitMasks.set(key, mask);
+  private logitMask({ allowed, banned, key }: LogitMask): Tensor {
+    let tensor = this.logitMasks.get(key);
+    if (!tensor) {
+      const values = new Float32Array(this.config.vocabSize);
+      if (allowed) values.fill(MASKED_LOGIT).fill(0, allowed.start, allowed.end);
+      for (const id of banned) values[id] = MASKED_LOGIT;
+      tensor = this.gpu.upload(values, [this.config.vocabSize]);
+      this.logitMasks.set(key, tensor);
     }
-    return mask;
+    return tensor;
   }
 
   // ---- running --------------------------------------------------------------------------------
@@ -546,19 +644,18 @@ export class LanguageModel {
     return ids;
   }
 
-  /** Stream new tokens after `prompt` (text, or token ids). */
+  /**
+   * Stream new tokens after `prompt` (text, or token ids). Options not given come from the model's
+   * generation config (`generationConfig`), as Hugging Face's generate() takes them for a
+   * decoder-only model: the length (max_new_tokens, else max_length counting the prompt),
+   * min_new_tokens / min_length, do_sample with temperature, top_k and top_p, the EOS ids,
+   * bad_words_ids and forced_eos_token_id. There is no beam search (num_beams is warned about at load).
+   */
   async *generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken> {
     const ids = this.encodePrompt(prompt);
     this.checkLength(ids.length, 'generate: the prompt');
-    const maxNewTokens = options.maxNewTokens ?? 256;
-    const temperature = options.temperature ?? 0;
-    const { topK, topP } = options;
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
-    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`generate: temperature must be ≥ 0, got ${temperature}`);
-    if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > Math.min(MAX_TOP_K, this.config.vocabSize))) {
-      throw new RangeError(`generate: topK must be an integer in [1, ${Math.min(MAX_TOP_K, this.config.vocabSize)}], got ${topK}`);
-    }
-    if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new RangeError(`generate: topP must be in (0, 1], got ${topP}`);
+    const plan = this.generationPlan(ids.length, options);
+    const { sampling, minNew, sequences } = plan;
     const allowed = options.allowedTokens;
     if (allowed && !(Number.isInteger(allowed.start) && Number.isInteger(allowed.end) && allowed.start >= 0 && allowed.start < allowed.end && allowed.end <= this.config.vocabSize)) {
       throw new RangeError(`generate: allowedTokens {start: ${allowed.start}, end: ${allowed.end}} must be integers with 0 ≤ start < end ≤ ${this.config.vocabSize} (the vocabulary)`);
@@ -571,61 +668,134 @@ export class LanguageModel {
       this.checkIds(guidance.unconditional);
     }
     const stops = [options.stop ?? []].flat();
-    const stopIds = new Set([...this.config.stopIds, ...stops.filter((s): s is number => typeof s === 'number')]);
+    const stopIds = new Set([...plan.eos, ...stops.filter((s): s is number => typeof s === 'number')]);
     const stopStrings = stops.filter((s): s is string => typeof s === 'string' && s.length > 0);
+    // Masked on the GPU: outside the allowed range, the one-token bad words and, while fewer than
+    // minNew tokens are out, the EOS ids.
+    const mask = logitMaskOf(allowed, plan.banned);
+    const eosMask = minNew > 0 && plan.eos.length > 0 ? logitMaskOf(allowed, [...plan.banned, ...plan.eos]) : mask;
 
     this.beginUse();
     try {
       let position = await this.startSequence(ids);
-
       const text = new TextStreamer(this.tokenizer, ids[position]!);
-      let produced = 0;
+      /** The prompt and the tokens so far, which the bad words of several tokens are matched against. */
+      const sequence = [...ids];
       /** The token to yield, or null when generation ends before it. */
-      const accept = (id: number): GeneratedToken | null => (stopIds.has(id) ? null : { id, text: text.push(id) });
+      const accept = (id: number): GeneratedToken | null => {
+        if (stopIds.has(id)) return null;
+        sequence.push(id);
+        return { id, text: text.push(id) };
+      };
       const endsWithStop = () => stopStrings.some((s) => text.tail(s.length + text.lastLength).includes(s));
+      const total = Math.min(plan.maxNew, this.maxContext - position, guidance ? this.maxContext - (guidance.unconditional.length - 1) : Infinity);
+      // The forced EOS is the last token when generation runs to its length: no decode step chooses it.
+      const forced = plan.forced.length > 0 && total > 0 ? plan.forced : null;
+      const decoded = forced ? total - 1 : total;
+      const random = mulberry32(options.seed ?? Math.floor(Math.random() * 2 ** 32));
 
-      if (temperature === 0 && !guidance) {
-        for await (const id of this.greedyIds(position, Math.min(maxNewTokens, this.maxContext - position), allowed)) {
+      if (!sampling.sample && !guidance && sequences.length === 0) {
+        const banning = Math.min(minNew, decoded);
+        for await (const id of this.greedyIds(position, [{ steps: banning, mask: eosMask }, { steps: decoded - banning, mask }])) {
           const token = accept(id);
           if (!token) return;
           yield token;
           if (endsWithStop()) return;
         }
-        return;
-      }
-
-      const random = mulberry32(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-      const unconditional = guidance ? await this.startTwin(guidance.unconditional, allowed) : null;
-      const session = await this.decodeSession(topK && !guidance ? { topK } : 'logits', allowed);
-      while (produced < maxNewTokens && position < this.maxContext && (!unconditional || unconditional.position < this.maxContext)) {
-        let id: number;
-        if (unconditional) {
-          const [c, u] = await Promise.all([
-            this.run(session, 'decode (1 token)', {}, ['logits']),
-            unconditional.twin.run(unconditional.session, 'decode (1 token)', {}, ['logits']),
-          ]);
-          const logits = guide(c.logits as Float32Array, u.logits as Float32Array, guidance!.scale);
-          if (temperature === 0) id = argmaxOf(logits);
-          else if (topK) id = sampleLogits(...topKOf(logits, topK), temperature, topP ?? 1, random);
-          else id = sampleLogits(logits, null, temperature, topP ?? 1, random);
-        } else {
-          const result = await this.run(session, 'decode (1 token)', {}, topK ? ['values', 'indices'] : ['logits']);
-          id = topK
-            ? sampleLogits(result.values as Float32Array, result.indices as Int32Array, temperature, topP ?? 1, random)
-            : sampleLogits(result.logits as Float32Array, null, temperature, topP ?? 1, random);
+      } else {
+        const masks = [eosMask, mask];
+        const unconditional = guidance ? await this.startTwin(guidance.unconditional, masks) : null;
+        // The top k come from the GPU unless the host bans tokens first or combines guidance's two sides.
+        const gpuTopK = sampling.sample && sampling.topK > 0 && sampling.topK <= MAX_TOP_K && !guidance && sequences.length === 0;
+        const mode = gpuTopK ? { topK: sampling.topK } : 'logits';
+        const sessions = [await this.decodeSession(mode, eosMask), await this.decodeSession(mode, mask)];
+        for (let produced = 0; produced < decoded; produced++) {
+          const phase = produced < minNew ? 0 : 1;
+          let id: number;
+          if (unconditional) {
+            const [c, u] = await Promise.all([
+              this.run(sessions[phase]!, 'decode (1 token)', {}, ['logits']),
+              unconditional.twin.run(unconditional.sessions[phase]!, 'decode (1 token)', {}, ['logits']),
+            ]);
+            id = chooseToken(guide(c.logits as Float32Array, u.logits as Float32Array, guidance!.scale), sampling, sequence, sequences, random);
+          } else if (gpuTopK) {
+            const result = await this.run(sessions[phase]!, 'decode (1 token)', {}, ['values', 'indices']);
+            id = sampleLogits(result.values as Float32Array, result.indices as Int32Array, sampling.temperature, sampling.topP, random);
+          } else {
+            const result = await this.run(sessions[phase]!, 'decode (1 token)', {}, ['logits']);
+            id = chooseToken(result.logits as Float32Array, sampling, sequence, sequences, random);
+          }
+          const token = accept(id);
+          if (!token) return;
+          yield token;
+          if (endsWithStop()) return;
+          position++;
+          this.feed(id, position);
+          if (unconditional) unconditional.twin.feed(id, ++unconditional.position);
         }
+      }
+      if (forced) {
+        // HF gives the forced ids score 0 and every other −inf: greedy takes the first, sampling draws among them.
+        const candidates = [...new Set(forced)].sort((a, b) => a - b);
+        const id = sampling.sample && candidates.length > 1 ? sampleLogits(new Float64Array(candidates.length), candidates, 1, 1, random) : candidates[0]!;
         const token = accept(id);
-        if (!token) return;
-        yield token;
-        if (endsWithStop()) return;
-        position++;
-        produced++;
-        this.feed(id, position);
-        if (unconditional) unconditional.twin.feed(id, ++unconditional.position);
+        if (token) yield token;
       }
     } finally {
       this.busy = false;
     }
+  }
+
+  /** What generate() makes of its options over the generation config, checked. */
+  private generationPlan(promptLength: number, o: GenerateOptions) {
+    const g = this.generationConfig;
+    const V = this.config.vocabSize;
+    const count = (name: string, value: number | undefined) => {
+      if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new RangeError(`generate: ${name} must be a non-negative integer, got ${value}`);
+      return value;
+    };
+    const tokenIds = (name: string, list: readonly number[]): number[] => {
+      for (const id of list) if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`generate: ${name} holds ${id}, which is not in the model's vocabulary [0, ${V})`);
+      return [...list];
+    };
+    let maxNew = count('maxNewTokens', o.maxNewTokens) ?? g.maxNewTokens;
+    let forcedAtLength = true;
+    if (maxNew === null) {
+      // HF counts the prompt in max_length, and generates one token even when the prompt reaches
+      // it (then cur_len is past max_length − 1, so no forced EOS).
+      maxNew = Math.max(1, g.maxLength - promptLength);
+      forcedAtLength = promptLength < g.maxLength;
+    }
+    const minNew = count('minNewTokens', o.minNewTokens) ?? g.minNewTokens ?? Math.max(0, g.minLength - promptLength);
+    const eos = tokenIds('eosTokenIds', o.eosTokenIds ?? g.eosIds);
+    const words = o.badWordsIds ?? g.badWordsIds;
+    for (const word of words) {
+      if (!Array.isArray(word) || word.length === 0) throw new RangeError(`generate: badWordsIds must be non-empty lists of token ids, got ${JSON.stringify(word)}`);
+      tokenIds('badWordsIds', word);
+    }
+    // HF's NoBadWordsLogitsProcessor drops a word that is a single EOS id.
+    const kept = words.filter((w) => !(w.length === 1 && eos.includes(w[0]!)));
+    const forced = forcedAtLength ? tokenIds('forcedEosTokenIds', o.forcedEosTokenIds ?? g.forcedEosIds ?? (g.forcedEosId === null ? [] : [g.forcedEosId])) : [];
+
+    const { temperature, topK, topP } = o;
+    if (temperature !== undefined && !(temperature >= 0 && Number.isFinite(temperature))) throw new RangeError(`generate: temperature must be ≥ 0, got ${temperature}`);
+    if (topK !== undefined && (!Number.isInteger(topK) || topK < 0 || topK > V)) throw new RangeError(`generate: topK must be 0 (all tokens) or an integer in [1, ${V}], got ${topK}`);
+    if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new RangeError(`generate: topP must be in (0, 1], got ${topP}`);
+    const sampling = resolveSampling(g, o);
+    if (sampling.sample) {
+      if (!(sampling.topP > 0 && sampling.topP <= 1)) throw new RangeError(`${g.source}: 'top_p' must be in (0, 1] to sample, got ${sampling.topP}`);
+      sampling.topK = Math.min(sampling.topK, V); // HF's TopKLogitsWarper keeps at most the vocabulary
+    }
+    return {
+      maxNew,
+      minNew,
+      eos,
+      banned: kept.filter((w) => w.length === 1).map((w) => w[0]!),
+      /** Bad words of several tokens: checked on the host against the tokens so far. */
+      sequences: kept.filter((w) => w.length > 1),
+      forced,
+      sampling,
+    };
   }
 
   /**
@@ -645,42 +815,54 @@ export class LanguageModel {
     this.setPosition(position, position + 1);
   }
 
-  /** The unconditional side of guidance, on the twin (made on first use). */
-  private async startTwin(ids: readonly number[], allowed?: TokenRange): Promise<{ twin: LanguageModel; session: Session; position: number }> {
-    this.twin ??= new LanguageModel(this.gpu, this.config, this.family, this, this.tokenizer, this.options);
+  /** The unconditional side of guidance, on the twin (made on first use), with a decode session per mask. */
+  private async startTwin(ids: readonly number[], masks: readonly (LogitMask | null)[]): Promise<{ twin: LanguageModel; sessions: Session[]; position: number }> {
+    this.twin ??= new LanguageModel(this.gpu, this.config, this.family, this, this.tokenizer, this.generationConfig, this.options);
     const position = await this.twin.startSequence(ids);
-    return { twin: this.twin, session: await this.twin.decodeSession('logits', allowed), position };
+    const sessions: Session[] = [];
+    for (const mask of masks) sessions.push(await this.twin.decodeSession('logits', mask));
+    return { twin: this.twin, sessions, position };
   }
 
   /**
-   * Greedy decoding on the GPU, `total` steps from the token at `position`: chunks of K steps are
-   * recorded into one compute pass each, and the next chunk is queued before the host waits for
-   * this one's ids, so the GPU never idles while the host reads back and encodes. When the
-   * consumer stops early, the chunk still in flight finishes and is discarded.
+   * Greedy decoding on the GPU from the token at `position`: each phase's steps under its own mask
+   * (EOS banned until min_new_tokens, then not). Chunks of K steps are recorded into one compute
+   * pass each, and the next chunk is queued before the host waits for this one's ids, so the GPU
+   * never idles while the host reads back and encodes. When the consumer stops early, the chunk
+   * still in flight finishes and is discarded.
    */
-  private async *greedyIds(position: number, total: number, allowed?: TokenRange): AsyncGenerator<number> {
-    const session = await this.decodeSession('greedy', allowed);
+  private async *greedyIds(position: number, phases: readonly { steps: number; mask: LogitMask | null }[]): AsyncGenerator<number> {
     // The fused step takes a chunk's steps in one dispatch; a decode graph is recorded once per
-    // step into one pass.
-    const fused = this.fusedGreedy(allowed);
-    const inputs = (steps: number): Record<string, Uint32Array> => (fused ? { steps: new Uint32Array([steps]) } : {});
+    // step into one pass. Both advance the same ids, position and history tensors, so a chunk of
+    // one phase continues where the other left off.
+    const runs: { steps: number; session: Session; fused: boolean }[] = [];
+    for (const { steps, mask } of phases) {
+      if (steps > 0) runs.push({ steps, session: await this.decodeSession('greedy', mask), fused: this.fusedGreedy(mask) });
+    }
+    const total = runs.reduce((n, r) => n + r.steps, 0);
+    const inputs = (fused: boolean, steps: number): Record<string, Uint32Array> => (fused ? { steps: new Uint32Array([steps]) } : {});
     const inFlight: { done: Promise<unknown>; ids: Promise<ArrayBuffer> }[] = [];
     let submitted = 0;
+    let phase = 0;
+    let phaseDone = 0;
     let chunk = FIRST_DECODE_CHUNK;
     const submit = () => {
-      const steps = Math.min(chunk, total - submitted);
+      while (phaseDone === runs[phase]!.steps) [phase, phaseDone] = [phase + 1, 0];
+      const { session, fused, steps: phaseSteps } = runs[phase]!;
+      const steps = Math.min(chunk, phaseSteps - phaseDone);
       const first = position + submitted + 1; // history row of the chunk's first new id
-      const done = session.run(inputs(steps), { repeat: fused ? 1 : steps, download: [] });
+      const done = session.run(inputs(fused, steps), { repeat: fused ? 1 : steps, download: [] });
       const ids = this.gpu.readBytes(this.history.buffer, this.history.offset + 4 * first, 4 * steps);
       for (const p of [done, ids]) p.catch(() => {}); // rethrown where awaited; never unhandled
       inFlight.push({ done, ids });
       submitted += steps;
+      phaseDone += steps;
       chunk = Math.min(2 * chunk, MAX_DECODE_CHUNK);
     };
     try {
       if (total > 0 && this.options.profile && !this.profiles.has('decode (1 token)')) {
-        await this.run(session, 'decode (1 token)', inputs(1), []);
-        submitted = 1;
+        await this.run(runs[0]!.session, 'decode (1 token)', inputs(runs[0]!.fused, 1), []);
+        submitted = phaseDone = 1;
         yield new Int32Array(await this.gpu.readBytes(this.history.buffer, this.history.offset + 4 * (position + 1), 4))[0]!;
       }
       if (submitted < total) submit();
@@ -739,6 +921,89 @@ async function findTokenizer(folder: string, entries: readonly string[], config:
   const bin = entries.filter(isTokenizerFile).sort()[0];
   if (bin) return parseLlama2cTokenizer(await readFileBytes(`${folder}/${bin}`), config.vocab_size as number | undefined, `${folder}/${bin}`);
   return undefined;
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * A Hugging Face checkpoint's generation config, for LanguageModel. With a generation_config.json
+ * it is that file alone, and every id it names must be in the vocabulary. Without one it is
+ * config.json's keys over HF's defaults, where a missing eos_token_id is the model class's
+ * default (GPT2Config 50256, LlamaConfig 2: LmConfig.stopIds) and the special ids past the
+ * vocabulary are dropped, as the model config has always been read (a config saved from
+ * GPT2Config's defaults names 50256 whatever its vocabulary).
+ */
+function lmGenerationConfig(config: LmConfig, json: Json, generationJson: Json | null | undefined): GenerationConfig {
+  const g = generationConfigOf(json, generationJson);
+  if (g.source === 'config.json') {
+    const inVocabulary = (id: number | null) => (id !== null && id < config.vocabSize ? id : null);
+    g.eosIds = 'eos_token_id' in json ? g.eosIds.filter((id) => id < config.vocabSize) : [...config.stopIds];
+    g.padId = inVocabulary(g.padId);
+    g.bosId = inVocabulary(g.bosId);
+    g.decoderStartId = inVocabulary(g.decoderStartId);
+  }
+  checkGenerationIds(g, config.vocabSize);
+  if (g.maxNewTokens === 0) throw new CheckpointError(`${g.source}: 'max_new_tokens' must be at least 1 (as HF's GenerationConfig requires), got 0`);
+  return g;
+}
+
+/** A llama2.c checkpoint has no generation config: Tessera's defaults, after run.c (256 steps, stop at BOS), greedy. */
+function llama2cGenerationConfig(config: LmConfig): GenerationConfig {
+  return {
+    source: 'llama2.c defaults (256 new tokens, greedy, stop at BOS)',
+    maxLength: config.contextLength,
+    maxNewTokens: 256,
+    minLength: 0,
+    minNewTokens: null,
+    numBeams: 1,
+    lengthPenalty: 1,
+    earlyStopping: false,
+    doSample: false,
+    temperature: 1,
+    topK: 0,
+    topP: 1,
+    eosIds: [...config.stopIds],
+    padId: null,
+    bosId: config.bos ?? null,
+    decoderStartId: null,
+    badWordsIds: [],
+    forcedEosId: null,
+    forcedEosIds: [],
+    unsupported: [],
+  };
+}
+
+/** The one warning about the generation keys LanguageModel ignores, or null when it ignores none. */
+export function generationWarning(g: GenerationConfig): string | null {
+  // renormalize_logits log-softmaxes the processed scores, which changes no greedy or sampled token.
+  const keys = g.unsupported.filter((k) => k !== 'renormalize_logits').map((k) => `'${k}'`);
+  if (g.numBeams > 1) keys.push(`'num_beams' (${g.numBeams}: there is no beam search; it decodes one sequence, greedily or by sampling)`);
+  if (keys.length === 0) return null;
+  return `${g.source}: ${keys.join(', ')} ${keys.length > 1 ? 'are' : 'is'} not implemented by Tessera's LanguageModel and ignored; their defaults are used`;
+}
+
+/** The next token from one row of logits: bad words of several tokens banned, then the argmax, or a draw (top-k on the host). */
+function chooseToken(logits: Float32Array | Float64Array, s: SamplingSettings, sequence: readonly number[], words: readonly (readonly number[])[], random: () => number): number {
+  banSequences(logits, sequence, words);
+  if (!s.sample) return argmaxOf(logits);
+  if (s.topK > 0) return sampleLogits(...topKOf(logits, s.topK), s.temperature, s.topP, random);
+  return sampleLogits(logits, null, s.temperature, s.topP, random);
+}
+
+/**
+ * HF's NoBadWordsLogitsProcessor for the words of several tokens: a word's last token is banned
+ * when `sequence` (the prompt and the tokens so far) ends with the rest of it; a word longer than
+ * the sequence is skipped (SequenceBiasLogitsProcessor, transformers 4.31 on).
+ */
+function banSequences(logits: Float32Array | Float64Array, sequence: readonly number[], words: readonly (readonly number[])[]): void {
+  const n = sequence.length;
+  for (const word of words) {
+    if (word.length > n) continue;
+    const last = word.length - 1;
+    let match = true;
+    for (let i = 0; i < last && match; i++) match = sequence[n - last + i] === word[i];
+    if (match) logits[word[last]!] = -Infinity;
+  }
 }
 
 /** Decodes generated ids to text as they arrive, never splitting a UTF-8 character. */
