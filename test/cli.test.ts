@@ -1,6 +1,6 @@
 // The `tessera` command line, run as users run it: the built dist/node/cli.js in a child process.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -160,7 +160,10 @@ describe('usage errors exit with code 2 and name the option', () => {
     ["'--model': no such file or folder", ['generate', '--model', join(root, 'no/such/model'), '--ids', '1']],
     ["'--output' needs '--input'", ['generate', '--model', model, '--ids', '1', '--output', 'x.jsonl']],
     ["'--input': cannot read", ['generate', '--model', model, '--input', join(root, 'no/such.jsonl')]],
-    ['topK must be an integer in [1, 97], got 500', ['generate', '--model', model, '--ids', '1', '--temperature', '1', '--top-k', '500']],
+    ['topK must be 0 (all tokens) or an integer in [1, 97], got 500', ['generate', '--model', model, '--ids', '1', '--temperature', '1', '--top-k', '500']],
+    ["give '--sample' or '--greedy', not both", ['generate', '--model', model, '--ids', '1', '--sample', '--greedy']],
+    ["'--greedy' does not sample: drop '--temperature 0.5'", ['generate', '--model', model, '--ids', '1', '--greedy', '--temperature', '0.5']],
+    ["'--min-new-tokens' needs an integer >= 0", ['generate', '--model', model, '--ids', '1', '--min-new-tokens', '-1']],
     ["token id 97 at index 1 is not in the model's vocabulary [0, 97)", ['generate', '--model', model, '--ids', '1,97']],
     ["'--out' is required", ['logits', '--model', model, '--ids', '1']],
     ["token id 200 at index 0 is not in the model's vocabulary", ['logits', '--model', model, '--ids', '200', '--out', 'x.npy']],
@@ -169,6 +172,69 @@ describe('usage errors exit with code 2 and name the option', () => {
     const r = await tessera(...args);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(message);
+  });
+});
+
+describe("the model's generation config (gpt2-tiny-genconfig: HF's greedy generate)", () => {
+  interface Case { name: string; prompt: number[]; ids: number[]; ended_by: string }
+  const cases = new Map((JSON.parse(readFileSync(join(fixture('gpt2-tiny-genconfig'), 'golden.json'), 'utf8')).cases as Case[]).map((c) => [c.name, c]));
+  /** The new ids `generate --json` reports for HF's: without the EOS that ended them. */
+  const want = (name: string) => {
+    const c = cases.get(name)!;
+    return c.ended_by === 'eos' ? c.ids.slice(0, -1) : c.ids;
+  };
+  const json = async (model: string, ...args: string[]) => JSON.parse(await ok('generate', '--model', model, ...args, '--json')).ids as number[];
+  const file = cases.get('file')!, forced = cases.get('forced')!;
+  /** A copy of the fixture whose generation_config.json is `edit` of it. */
+  const variant = (name: string, edit: (g: Record<string, unknown>) => Record<string, unknown>) => {
+    const dir = join(tmp, name);
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(fixture('gpt2-tiny-genconfig'), f), join(dir, f));
+    const g = JSON.parse(readFileSync(join(fixture('gpt2-tiny-genconfig'), 'generation_config.json'), 'utf8'));
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify(edit(g)));
+    return dir;
+  };
+
+  test('its defaults give the golden ids; flags override them', async () => {
+    const model = fixture('gpt2-tiny-genconfig');
+    expect(await json(model, '--ids', file.prompt.join(','))).toEqual(want('file'));
+    expect(await json(model, '--ids', forced.prompt.join(','))).toEqual(want('forced'));
+    expect(await json(model, '--ids', forced.prompt.join(','), '--max-new-tokens', '7')).toEqual(want('forced, max_new_tokens 7'));
+    expect(await json(model, '--ids', file.prompt.join(','), '--min-new-tokens', '0')).toEqual(want('no min_new_tokens'));
+  });
+
+  test("a folder without one gets HF's max_length 20, counting the prompt", async () => {
+    const { prompt, ids } = golden('gpt2-tiny').greedy[1]!;
+    expect(prompt).toHaveLength(5);
+    expect(await json(fixture('gpt2-tiny'), '--ids', prompt.join(','))).toEqual(ids.slice(0, 15));
+  });
+
+  test('do_sample in the file samples; --temperature 0 and --greedy decode greedily', async () => {
+    const model = variant('sampling', (g) => ({ ...g, do_sample: true, temperature: 0.9, top_k: 20 }));
+    const ids = ['--ids', file.prompt.join(',')];
+    const sampled = await json(model, ...ids, '--seed', '3');
+    expect(sampled).toEqual(await json(fixture('gpt2-tiny-genconfig'), ...ids, '--seed', '3', '--temperature', '0.9', '--top-k', '20'));
+    expect(sampled).not.toEqual(want('file'));
+    expect(await json(model, ...ids, '--temperature', '0')).toEqual(want('file'));
+    expect(await json(model, ...ids, '--greedy', '--seed', '3')).toEqual(want('file'));
+    expect(await json(fixture('gpt2-tiny-genconfig'), ...ids, '--sample', '--top-k', '20', '--temperature', '0.9', '--seed', '3')).toEqual(sampled);
+  });
+
+  test('keys Tessera does not implement are named in one warning; an id outside the vocabulary is an error', async () => {
+    const warned = await tessera('generate', '--model', variant('warned', (g) => ({ ...g, repetition_penalty: 1.2, num_beams: 3 })), '--ids', file.prompt.join(','), '--json');
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(JSON.parse(warned.stdout).ids).toEqual(want('file'));
+    expect(warned.stderr).toContain("generation_config.json: 'repetition_penalty', 'num_beams' (3: there is no beam search;");
+    const bad = await tessera('generate', '--model', variant('bad', (g) => ({ ...g, eos_token_id: [46, 97] })), '--ids', '1');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("generation_config.json: 'eos_token_id' 97 is outside the vocabulary of 97");
+  });
+
+  test('--help says where the defaults come from', async () => {
+    const help = await ok('generate', '--help');
+    expect(help).toContain("Defaults come from the model's generation config");
+    expect(help).toContain('--min-new-tokens');
+    expect(help).not.toContain('(default 256)');
   });
 });
 

@@ -9,6 +9,11 @@
  * (as llama2.c's run.c does), so the shell prompt starts on its own line. `--json` and batch mode report
  * only the new tokens. In batch mode the command-line sampling options are the defaults for every line;
  * a line's own options override them.
+ *
+ * Defaults come from the model's generation config, as Hugging Face's generate() takes them: the
+ * folder's generation_config.json, else config.json's keys, else HF's defaults (max_length 20
+ * counting the prompt, greedy; top_k 50 when sampling); a llama2.c checkpoint generates 256 tokens
+ * greedily. Every option overrides its key.
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { ShapeError } from '../device/errors.ts';
@@ -20,10 +25,13 @@ import { ProgressBar } from './progress.ts';
 
 const options: Record<string, OptionSpec> = {
   ...modelOptions,
-  'max-new-tokens': { type: 'number', help: 'tokens to generate (fewer if the model stops or the context ends)', default: 256 },
-  temperature: { type: 'number', help: '0 = greedy; above 0 samples, higher = more random', default: 0 },
-  'top-k': { type: 'number', help: 'sample among the k most likely tokens (0 = all)', default: 0 },
-  'top-p': { type: 'number', help: 'sample among the most likely tokens holding probability p (1 = all)', default: 1 },
+  'max-new-tokens': { type: 'number', help: 'tokens to generate (fewer if the model stops or the context ends)' },
+  'min-new-tokens': { type: 'number', help: 'no EOS before this many new tokens' },
+  temperature: { type: 'number', help: '0 = greedy; above 0 samples at this temperature (higher = more random)' },
+  'top-k': { type: 'number', help: 'sample among the k most likely tokens (0 = all)' },
+  'top-p': { type: 'number', help: 'sample among the most likely tokens holding probability p (1 = all)' },
+  sample: { type: 'boolean', help: "sample (do_sample), at the generation config's temperature unless --temperature is given" },
+  greedy: { type: 'boolean', help: 'greedy decoding, whatever the generation config says' },
   seed: { type: 'number', help: 'random seed, for reproducible sampling (default: random)' },
   ids: { type: 'ids', help: 'prompt as token ids instead of text' },
   json: { type: 'boolean', help: 'print {"ids": [...], "text": "..."} of the new tokens instead of streaming text' },
@@ -34,20 +42,34 @@ const options: Record<string, OptionSpec> = {
 
 const SYNOPSIS = '--model DIR [options] ("prompt" | --ids 1,2,3 | --input prompts.jsonl [--output out.jsonl])';
 
-/** How to sample one continuation. */
+const DEFAULTS_NOTE = `Defaults come from the model's generation config, as Hugging Face's generate() reads it:
+generation_config.json, else config.json's keys, else HF's defaults (max_length 20 counting the
+prompt, greedy; when sampling temperature 1, top_k 50, top_p 1). A llama2.c .bin generates 256
+tokens greedily. Each option overrides its key: --max-new-tokens max_new_tokens / max_length,
+--min-new-tokens min_new_tokens / min_length, --sample / --greedy do_sample, --temperature
+(0 = greedy, above 0 samples), --top-k, --top-p. EOS ids, bad_words_ids and forced_eos_token_id
+come from the config; num_beams and keys Tessera does not implement are named in a warning.`;
+
+/** How to generate one continuation: each setting given overrides the model's generation config. */
 export interface Sampling {
-  maxNewTokens: number;
-  temperature: number;
-  topK: number;
-  topP: number;
+  maxNewTokens?: number;
+  minNewTokens?: number;
+  doSample?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
   seed?: number;
 }
+
+type NumberSetting = Exclude<keyof Sampling, 'doSample'>;
 
 type Prompt = string | number[];
 
 /** The per-line keys of a batch file and the command-line option each one mirrors. */
 const LINE_OPTIONS: Record<string, keyof Sampling> = {
   max_new_tokens: 'maxNewTokens',
+  min_new_tokens: 'minNewTokens',
+  do_sample: 'doSample',
   temperature: 'temperature',
   top_k: 'topK',
   top_p: 'topP',
@@ -55,10 +77,11 @@ const LINE_OPTIONS: Record<string, keyof Sampling> = {
 };
 
 /** Checks one sampling setting; `where` names it in errors (an option, or a key on a line). */
-function checkSetting(key: keyof Sampling, value: unknown, where: string): number {
+function checkSetting(key: NumberSetting, value: unknown, where: string): number {
   const n = value as number;
   const ok = typeof value === 'number' && Number.isFinite(n) && {
     maxNewTokens: Number.isInteger(n) && n >= 1,
+    minNewTokens: Number.isInteger(n) && n >= 0,
     temperature: n >= 0,
     topK: Number.isInteger(n) && n >= 0,
     topP: n > 0 && n <= 1,
@@ -67,6 +90,7 @@ function checkSetting(key: keyof Sampling, value: unknown, where: string): numbe
   if (!ok) {
     const need = {
       maxNewTokens: 'an integer >= 1',
+      minNewTokens: 'an integer >= 0',
       temperature: 'a number >= 0',
       topK: 'an integer >= 0',
       topP: 'a number in (0, 1]',
@@ -77,14 +101,22 @@ function checkSetting(key: keyof Sampling, value: unknown, where: string): numbe
   return n;
 }
 
+const FLAGS: [NumberSetting, string][] = [
+  ['maxNewTokens', 'max-new-tokens'],
+  ['minNewTokens', 'min-new-tokens'],
+  ['temperature', 'temperature'],
+  ['topK', 'top-k'],
+  ['topP', 'top-p'],
+  ['seed', 'seed'],
+];
+
 function samplingFromOptions(o: ParsedArgs['options']): Sampling {
-  const s: Sampling = {
-    maxNewTokens: checkSetting('maxNewTokens', o['max-new-tokens'], "option '--max-new-tokens'"),
-    temperature: checkSetting('temperature', o.temperature, "option '--temperature'"),
-    topK: checkSetting('topK', o['top-k'], "option '--top-k'"),
-    topP: checkSetting('topP', o['top-p'], "option '--top-p'"),
-  };
-  if (o.seed !== undefined) s.seed = checkSetting('seed', o.seed, "option '--seed'");
+  const s: Sampling = {};
+  for (const [key, flag] of FLAGS) if (o[flag] !== undefined) s[key] = checkSetting(key, o[flag], `option '--${flag}'`);
+  if (o.sample && o.greedy) throw new UsageError("give '--sample' or '--greedy', not both");
+  if (o.greedy && s.temperature !== undefined && s.temperature > 0) throw new UsageError(`'--greedy' does not sample: drop '--temperature ${s.temperature}'`);
+  if (o.sample) s.doSample = true;
+  if (o.greedy) s.doSample = false;
   return s;
 }
 
@@ -122,9 +154,14 @@ export function parseBatch(text: string, file: string, defaults: Sampling): Batc
           throw new UsageError(`${where}: "ids" must be a non-empty array of token ids (integers >= 0)`);
         }
         prompt = v as number[];
+      } else if (key === 'do_sample') {
+        if (typeof v !== 'boolean') throw new UsageError(`${where}: "do_sample" must be true or false, got ${JSON.stringify(v)}`);
+        sampling.doSample = v;
       } else if (key in LINE_OPTIONS) {
-        const setting = LINE_OPTIONS[key]!;
+        const setting = LINE_OPTIONS[key] as NumberSetting;
         sampling[setting] = checkSetting(setting, v, `${where}: "${key}"`);
+        // A line's temperature decides greedy or sampling over the command line's --sample / --greedy.
+        if (setting === 'temperature' && !('do_sample' in record)) delete sampling.doSample;
       } else {
         throw new UsageError(`${where}: unknown key "${key}" (keys: prompt, ids, ${Object.keys(LINE_OPTIONS).join(', ')})`);
       }
@@ -151,9 +188,11 @@ async function generateOne(lm: LanguageModel, prompt: Prompt, s: Sampling, where
   let text = '';
   const stream = lm.generate(prompt, {
     maxNewTokens: s.maxNewTokens,
+    minNewTokens: s.minNewTokens,
+    doSample: s.doSample,
     temperature: s.temperature,
-    topK: s.topK > 0 ? s.topK : undefined,
-    topP: s.topP < 1 ? s.topP : undefined,
+    topK: s.topK,
+    topP: s.topP,
     seed: s.seed,
   });
   try {
@@ -174,7 +213,7 @@ export const generate: Command = {
   async run(argv) {
     const { positional, options: o } = parseArgs(argv, options);
     if (o.help) {
-      process.stdout.write(usage('generate', SYNOPSIS, options) + '\n');
+      process.stdout.write(usage('generate', SYNOPSIS, options) + '\n\n' + DEFAULTS_NOTE + '\n');
       return 0;
     }
     const sampling = samplingFromOptions(o);
