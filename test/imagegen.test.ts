@@ -92,9 +92,10 @@ describe('sampling, partial renders and misuse (imagegen-tiny)', () => {
 
   test('sampling stays inside the image tokens and is reproducible by seed', async () => {
     const { start, end } = gen.imageTokens;
-    const a = await gen.generateTokens('a red fox', { temperature: 1.5, seed: 7 });
-    const b = await gen.generateTokens('a red fox', { temperature: 1.5, seed: 7 });
-    const c = await gen.generateTokens('a red fox', { temperature: 1.5, seed: 8 });
+    // topK 0: every image token (left out, HF's default top_k 50, here all 16 image tokens, drawn in logit order)
+    const a = await gen.generateTokens('a red fox', { temperature: 1.5, topK: 0, seed: 7 });
+    const b = await gen.generateTokens('a red fox', { temperature: 1.5, topK: 0, seed: 7 });
+    const c = await gen.generateTokens('a red fox', { temperature: 1.5, topK: 0, seed: 8 });
     const k = await gen.generateTokens('a red fox', { temperature: 1.5, topK: 3, seed: 7 });
     for (const grid of [a, c, k]) for (const id of grid) expect(id >= start && id < end, `token ${id}`).toBe(true);
     expect(Array.from(b)).toEqual(Array.from(a));
@@ -153,7 +154,8 @@ describe('LanguageModel allowedTokens', () => {
     const lm = await LanguageModel.load(gpu, fixture('gpt2-tiny'));
     try {
       const allowed = { start: 40, end: 45 };
-      for (const options of [{}, { temperature: 1, seed: 3 }, { temperature: 1, topK: 8, seed: 3 }]) {
+      // topK 0: sampling from the whole vocabulary (without it, the config's top_k, HF's default 50)
+      for (const options of [{}, { temperature: 1, topK: 0, seed: 3 }, { temperature: 1, topK: 8, seed: 3 }]) {
         const ids: number[] = [];
         for await (const t of lm.generate([5, 9, 2], { maxNewTokens: 12, allowedTokens: allowed, ...options })) ids.push(t.id);
         expect(ids.length).toBe(12);
@@ -204,7 +206,7 @@ describe('classifier-free guidance', () => {
       expect(await run({ guidance: { scale: 1, unconditional } })).toEqual(plain);
       expect(guided).not.toEqual(plain); // the unconditional side changed the choice
       // Sampling: reproducible by seed, inside the range, with and without top-k.
-      for (const extra of [{}, { topK: 4 }]) {
+      for (const extra of [{ topK: 0 }, { topK: 4 }]) {
         const a = await run({ temperature: 1, seed: 11, guidance: { scale: 2, unconditional }, ...extra });
         expect(await run({ temperature: 1, seed: 11, guidance: { scale: 2, unconditional }, ...extra })).toEqual(a);
         for (const id of a) expect(id >= 20 && id < 60, `token ${id}`).toBe(true);
@@ -303,5 +305,48 @@ describe('checkpoint checks', () => {
     await expect(ImageGenerator.fromBuffers(gpu, { config: { ...small, eos_token_id: 246, bos_token_id: 246 }, weights: writeSafetensors(tensors), tokenizer })).rejects.toThrow(
       /the tokenizer has 256 tokens, more than the model's vocabulary of 250/,
     );
+  });
+});
+
+describe("the generation config's sampling defaults (imagegen-tiny)", () => {
+  const dir = fixture('imagegen-tiny');
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const weights = readFileSync(join(dir, 'model.safetensors'));
+  const load = (generationConfig: Record<string, unknown> | null, onWarning?: (m: string) => void) =>
+    ImageGenerator.fromBuffers(gpu, { config, generationConfig, weights }, { onWarning });
+  const prompt = [97, 98]; // 'ab' in the byte-level tokenizer
+
+  test('do_sample, temperature, top_k and top_p come from the file; options override them', async () => {
+    const greedy = await load(null);
+    const sampling = await load({ do_sample: true, temperature: 1.3, top_k: 6, top_p: 0.95 });
+    try {
+      const plain = Array.from(await greedy.generateTokens(prompt));
+      expect(sampling.sampling()).toEqual({ sample: true, temperature: 1.3, topK: 6, topP: 0.95 });
+      const a = Array.from(await sampling.generateTokens(prompt, { seed: 4 }));
+      expect(a).toEqual(Array.from(await greedy.generateTokens(prompt, { temperature: 1.3, topK: 6, topP: 0.95, seed: 4 })));
+      expect(a).not.toEqual(plain);
+      expect(Array.from(await sampling.generateTokens(prompt, { temperature: 0 }))).toEqual(plain);
+      expect(Array.from(await sampling.generateTokens(prompt, { doSample: false, seed: 4 }))).toEqual(plain);
+      // HF's top_k default (50) is at most the 16 image tokens.
+      expect(greedy.sampling({ doSample: true })).toEqual({ sample: true, temperature: 1, topK: 16, topP: 1 });
+    } finally {
+      greedy.destroy();
+      sampling.destroy();
+    }
+  });
+
+  test("the grid decides the length: length, EOS and bad-word keys are named in one warning and change nothing", async () => {
+    const warnings: string[] = [];
+    const plain = await load(null);
+    const moot = await load({ max_new_tokens: 3, min_new_tokens: 40, bad_words_ids: [[256]], forced_eos_token_id: 272, eos_token_id: 272, repetition_penalty: 1.1 }, (m) => warnings.push(m));
+    try {
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain("generation_config.json: 'repetition_penalty' is not implemented by Tessera's LanguageModel and ignored");
+      expect(warnings[0]).toContain("generation_config.json: 'max_new_tokens', 'min_new_tokens', 'bad_words_ids', 'forced_eos_token_id' do not apply to an image generator");
+      expect(Array.from(await moot.generateTokens(prompt))).toEqual(Array.from(await plain.generateTokens(prompt)));
+    } finally {
+      plain.destroy();
+      moot.destroy();
+    }
   });
 });

@@ -1,7 +1,7 @@
 // `tessera imagine`, run as users run it (the built dist/node/cli.js in a child process): the PNG it
 // writes must hold exactly PyTorch's greedy grid decoded and up-sampled the same way.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
@@ -87,7 +87,30 @@ describe('tessera imagine', () => {
     expect(guided.tokens).not.toEqual(g.tokens);
   });
 
+  test("sampling defaults come from the folder's generation_config.json; flags override them", async () => {
+    const g = golden('imagegen-tiny');
+    const dir = join(tmp, 'imagegen-sampling');
+    mkdirSync(dir, { recursive: true });
+    for (const f of readdirSync(fixture('imagegen-tiny'))) copyFileSync(join(fixture('imagegen-tiny'), f), join(dir, f));
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ do_sample: true, temperature: 1, top_k: 5 }));
+    const run = async (...extra: string[]) => {
+      const r = await tessera('imagine', '--model', dir, g.prompt, '-o', join(tmp, 'sampled.png'), '--json', ...extra);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { tokens: number[]; seed: number | null };
+    };
+    const sampled = await run('--seed', '11');
+    // the same as the sampling flags on the folder without the file
+    const flags = await tessera('imagine', '--model', fixture('imagegen-tiny'), g.prompt, '-o', join(tmp, 'flags.png'), '--json', '--temperature', '1', '--top-k', '5', '--seed', '11');
+    expect(JSON.parse(flags.stdout).tokens).toEqual(sampled.tokens);
+    expect(sampled.tokens).not.toEqual(g.tokens);
+    expect((await run()).seed).toEqual(expect.any(Number)); // sampling without --seed picks one and reports it
+    expect(await run('--greedy')).toMatchObject({ tokens: g.tokens, seed: null });
+    expect(await run('--temperature', '0')).toMatchObject({ tokens: g.tokens, seed: null });
+  });
+
   test.each([
+    [['--model', fixture('imagegen-tiny'), 'a', '-o', 'x.png', '--top-p', '2'], 2, /option '--top-p' needs a number in \(0, 1\], got 2/],
+    [['--model', fixture('imagegen-tiny'), 'a', '-o', 'x.png', '--sample', '--greedy'], 2, /give '--sample' or '--greedy', not both/],
     [['--model', fixture('no-such-model'), 'a', '-o', 'x.png'], 2, /option '--model': no such file or folder '.*no-such-model'/],
     [['--model', fixture('imagegen-tiny'), 'a'], 2, /option '-o' \/ '--output' is required/],
     [['--model', fixture('imagegen-tiny'), '-o', 'x.png'], 2, /imagine needs a prompt/],

@@ -1,6 +1,7 @@
 /**
  * Fetching a decoder model folder in the page: config.json, model.safetensors and, when the folder
- * has one, a GPT-2 byte-level tokenizer (vocab.json + merges.txt, or tokenizer.json). Used by the
+ * has them, generation_config.json and a GPT-2 byte-level tokenizer (vocab.json + merges.txt, or
+ * tokenizer.json). Used by the
  * language-model and text-to-image pages. The folder's listing (heat.ts's `modelFiles`) says which
  * files exist, so nothing absent is requested (a browser logs every 404 as a console error); a
  * missing folder or file is an error that names its URL and HTTP status, which heat.ts's
@@ -11,6 +12,8 @@ import { modelFiles } from './heat.ts';
 
 export interface DecoderFiles {
   config: Record<string, unknown>;
+  /** generation_config.json, or null when the folder has none (then config.json's keys count). */
+  generationConfig: Record<string, unknown> | null;
   weights: ArrayBuffer;
   tokenizer?: Tokenizer;
   /** Bytes of model.safetensors, for the page's description of the model. */
@@ -29,12 +32,13 @@ export async function fetchDecoderFolder(folder: string): Promise<DecoderFiles> 
   for (const name of ['config.json', 'model.safetensors']) {
     if (!files.has(name)) throw new Error(`fetch ${folder}${name}: HTTP 404 (the folder has ${[...files].join(', ') || 'no files'})`);
   }
-  const [config, weights] = await Promise.all([
+  const [config, generationConfig, weights] = await Promise.all([
     fetchOk(folder + 'config.json').then((r) => r.json() as Promise<Record<string, unknown>>),
+    files.has('generation_config.json') ? fetchOk(folder + 'generation_config.json').then((r) => r.json() as Promise<Record<string, unknown>>) : null,
     fetchOk(folder + 'model.safetensors').then((r) => r.arrayBuffer()),
   ]);
   let tokenizer: Tokenizer | undefined;
   if (files.has('vocab.json') && files.has('merges.txt')) tokenizer = await fetchGpt2Tokenizer({ vocab: folder + 'vocab.json', merges: folder + 'merges.txt' });
   else if (files.has('tokenizer.json')) tokenizer = await fetchGpt2Tokenizer({ tokenizerJson: folder + 'tokenizer.json' });
-  return { config, weights, tokenizer, bytes: weights.byteLength };
+  return { config, generationConfig, weights, tokenizer, bytes: weights.byteLength };
 }

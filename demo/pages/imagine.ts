@@ -213,7 +213,7 @@ async function main(): Promise<void> {
       const k = readNumber(topK, 'Top-k', 0, Math.min(128, gen.config.imageTokenCount));
       const options: ImageTokenOptions = {
         temperature: readNumber(temperature, 'Temperature', 0, 5, true),
-        topK: k === 0 ? undefined : k,
+        topK: k, // 0 = all tokens (not the generation config's top_k)
         seed: readNumber(seed, 'Seed', 0, 2 ** 32 - 1),
         guidanceScale: readNumber(guidance, 'Guidance', 0, 10, true),
       };

@@ -292,7 +292,7 @@ async function main(): Promise<void> {
       const options: GenerateOptions = {
         maxNewTokens: readNumber(maxTokens, 'New tokens', 0, lm.maxContext),
         temperature: readNumber(temperature, 'Temperature', 0, 5, true),
-        topK: k === 0 ? undefined : k,
+        topK: k, // 0 = all tokens (not the generation config's top_k)
         seed: readNumber(seed, 'Seed', 0, 2 ** 32 - 1),
       };
       const promptIds = lm.encodePrompt(prompt.value);

@@ -6,7 +6,9 @@
  *   tessera imagine --model DIR "a red fox" -o fox.png --temperature 1 --top-k 8 --seed 3 --upsample bilinear
  *
  * Progress goes to stderr as tokens arrive; `--json` prints one line describing the result
- * (file, prompt, token grid, size, seed) to stdout.
+ * (file, prompt, token grid, size, seed) to stdout. Sampling defaults (do_sample, temperature,
+ * top_k, top_p) come from the model's generation config (generation_config.json, else config.json,
+ * else Hugging Face's: greedy); the options override them. The grid decides the length.
  */
 import { writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
@@ -24,8 +26,11 @@ const options: Record<string, OptionSpec> = {
   output: { type: 'string', help: 'the PNG file to write (also -o)' },
   scale: { type: 'number', help: 'enlarge the picture by this integer factor', default: 4 },
   upsample: { type: 'string', help: 'how to enlarge: nearest or bilinear', default: 'nearest' },
-  temperature: { type: 'number', help: '0 = greedy; above 0 samples, higher = more random', default: 0 },
-  'top-k': { type: 'number', help: 'sample among the k most likely image tokens (0 = all)', default: 0 },
+  temperature: { type: 'number', help: "0 = greedy; above 0 samples, higher = more random (default: the model's generation config)" },
+  'top-k': { type: 'number', help: "sample among the k most likely image tokens, 0 = all (default: the generation config's top_k)" },
+  'top-p': { type: 'number', help: "sample among the most likely image tokens holding probability p, 1 = all (default: the generation config's)" },
+  sample: { type: 'boolean', help: "sample (do_sample), at the generation config's temperature unless --temperature is given" },
+  greedy: { type: 'boolean', help: 'greedy decoding, whatever the generation config says' },
   seed: { type: 'number', help: 'random seed, for reproducible sampling (default: random, printed with --json)' },
   guidance: { type: 'number', help: "classifier-free guidance scale, 1 = none (default: the model's imagegen.guidance_scale)" },
   ids: { type: 'ids', help: 'the prompt as text token ids instead of text' },
@@ -33,7 +38,7 @@ const options: Record<string, OptionSpec> = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
-const SYNOPSIS = '[--model DIR] ("prompt" | --ids 1,2,3) -o out.png [--seed N] [--scale 4] [--temperature T] [--top-k K] [--guidance S] [--upsample nearest|bilinear] [--json]';
+const SYNOPSIS = '[--model DIR] ("prompt" | --ids 1,2,3) -o out.png [--seed N] [--scale 4] [--temperature T] [--top-k K] [--top-p P] [--sample | --greedy] [--guidance S] [--upsample nearest|bilinear] [--json]';
 
 /** `-o FILE` is `--output FILE` (the argument parser itself takes long options only). */
 function expandShortOptions(argv: readonly string[]): string[] {
@@ -63,16 +68,20 @@ export const imagine: Command = {
     if (ids && positional.length > 0) throw new UsageError("give a text prompt or '--ids', not both");
     if (!ids && positional.length === 0) throw new UsageError(`imagine needs a prompt (an empty one is "")\n${usage('imagine', SYNOPSIS, options)}`);
     const scale = o.scale as number;
-    const temperature = o.temperature as number;
-    const topK = o['top-k'] as number;
+    const temperature = o.temperature as number | undefined;
+    const topK = o['top-k'] as number | undefined;
+    const topP = o['top-p'] as number | undefined;
     const mode = o.upsample as string;
     if (!Number.isInteger(scale) || scale < 1 || scale > 64) throw new UsageError(`option '--scale' needs an integer in [1, 64], got ${scale}`);
     if (mode !== 'nearest' && mode !== 'bilinear') throw new UsageError(`option '--upsample' must be nearest or bilinear, got '${mode}'`);
-    if (!(temperature >= 0)) throw new UsageError(`option '--temperature' needs a number >= 0, got ${temperature}`);
-    if (!Number.isInteger(topK) || topK < 0) throw new UsageError(`option '--top-k' needs an integer >= 0, got ${topK}`);
+    if (temperature !== undefined && !(temperature >= 0)) throw new UsageError(`option '--temperature' needs a number >= 0, got ${temperature}`);
+    if (topK !== undefined && (!Number.isInteger(topK) || topK < 0)) throw new UsageError(`option '--top-k' needs an integer >= 0, got ${topK}`);
+    if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new UsageError(`option '--top-p' needs a number in (0, 1], got ${topP}`);
+    if (o.sample && o.greedy) throw new UsageError("give '--sample' or '--greedy', not both");
+    if (o.greedy && temperature !== undefined && temperature > 0) throw new UsageError(`'--greedy' does not sample: drop '--temperature ${temperature}'`);
+    const doSample = o.sample ? true : o.greedy ? false : undefined;
     let seed = o.seed as number | undefined;
     if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new UsageError(`option '--seed' needs an integer in [0, 2^32), got ${seed}`);
-    if (temperature > 0) seed ??= Math.floor(Math.random() * 2 ** 32);
     const guidance = o.guidance as number | undefined;
     if (guidance !== undefined && !(guidance >= 0 && Number.isFinite(guidance))) throw new UsageError(`option '--guidance' needs a number >= 0, got ${guidance}`);
 
@@ -81,7 +90,7 @@ export const imagine: Command = {
     try {
       generator = await ImageGenerator.load(gpu, model);
       const { gridHeight: h, gridWidth: w, imageTokenCount } = generator.config;
-      if (topK > Math.min(imageTokenCount, 128)) throw new UsageError(`option '--top-k' must be at most ${Math.min(imageTokenCount, 128)} (the image tokens, and the GPU top-k limit), got ${topK}`);
+      if (topK !== undefined && topK > Math.min(imageTokenCount, 128)) throw new UsageError(`option '--top-k' must be at most ${Math.min(imageTokenCount, 128)} (the image tokens, and the GPU top-k limit), got ${topK}`);
       const prompt = ids ?? positional[0]!;
       try {
         generator.promptIds(prompt);
@@ -89,8 +98,10 @@ export const imagine: Command = {
         if (err instanceof ShapeError || (err as Error).name === 'LimitError') throw new UsageError(`the prompt: ${(err as Error).message}`);
         throw err;
       }
+      const sampling = { doSample, temperature, topK, topP };
+      if (generator.sampling(sampling).sample) seed ??= Math.floor(Math.random() * 2 ** 32);
       const progress = new ProgressBar(h * w, 'imagine');
-      const tokens = await generator.generateTokens(prompt, { temperature, topK: topK || undefined, seed, guidanceScale: guidance, onToken: () => progress.tick() });
+      const tokens = await generator.generateTokens(prompt, { ...sampling, seed, guidanceScale: guidance, onToken: () => progress.tick() });
       const image = await generator.render(tokens, { scale, upsample: mode });
       writeFileSync(output, encodePng(image));
       if (o.json) {

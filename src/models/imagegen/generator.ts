@@ -6,7 +6,10 @@
  *     raster order with every logit outside the image-token range masked away on the GPU (greedy,
  *     or sampled with temperature / top-k / top-p and a seed; with classifier-free guidance, the
  *     empty prompt's sequence runs beside it and the choice is made from u + scale·(c − u));
- *     `onToken` sees each one arrive;
+ *     `onToken` sees each one arrive. The sampling defaults (do_sample, temperature, top_k,
+ *     top_p) come from the generation config (generation_config.json, else config.json, else
+ *     HF's); the grid fixes the length, so max_length, min_length, EOS, bad words and the forced
+ *     EOS do not apply;
  *  2. detokenize: each token becomes its codebook patch (p×p RGB; a palette when p = 1);
  *  3. upsample: the picture is enlarged ×s, nearest or bilinear (PyTorch's align_corners=False).
  *
@@ -22,10 +25,11 @@ import type { Tensor } from '../../device/tensor.ts';
 import { detokenize } from '../../ops/detokenize.ts';
 import { upsample, type UpsampleMode } from '../../ops/upsample.ts';
 import { CheckpointError } from '../errors.ts';
+import { readGenerationConfigFile, type GenerationConfig } from '../generation-config.ts';
 import { gpt2Config } from '../gpt2.ts';
 import { listDirectory, readFileBytes, readFileText } from '../io.ts';
 import { llamaConfig } from '../llama.ts';
-import { LanguageModel, type LoadOptions, type TokenRange } from '../lm.ts';
+import { generationWarning, LanguageModel, resolveSampling, type LoadOptions, type SamplingSettings, type TokenRange } from '../lm.ts';
 import { parseSafetensors } from '../safetensors.ts';
 import { loadGpt2Tokenizer } from '../tokenizers/gpt2.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
@@ -37,6 +41,8 @@ export const CODEBOOK_TENSOR = 'codebook';
 export interface ImageGenBuffers {
   /** config.json, parsed. */
   config: Record<string, unknown>;
+  /** generation_config.json, parsed, when the folder has one (its sampling defaults then count, not config.json's). */
+  generationConfig?: Record<string, unknown> | null;
   /** model.safetensors bytes. */
   weights: ArrayBuffer | ArrayBufferView;
   /** Needed for text prompts; without one, prompts are token ids. */
@@ -45,10 +51,15 @@ export interface ImageGenBuffers {
   source?: string;
 }
 
+/** Each sampling option overrides the checkpoint's generation config (`lm.generationConfig`). */
 export interface ImageTokenOptions {
-  /** 0 (the default) is greedy decoding; above 0 samples softmax(logits / temperature) over the image tokens. */
+  /** Sample (true) or decode greedily (false); default: true when `temperature` is given above 0, false at 0, else the config's do_sample (HF: false). */
+  doSample?: boolean;
+  /** When sampling: softmax(logits / temperature) over the image tokens; 0 is greedy. Default: the config's (HF: 1). */
   temperature?: number;
+  /** When sampling: among the k most likely image tokens, 0 = all. Default: the config's top_k (HF: 50), at most the image tokens. */
   topK?: number;
+  /** When sampling: the nucleus of probability topP (1 = all). Default: the config's top_p. */
   topP?: number;
   /** The same seed, prompt and options give the same image. */
   seed?: number;
@@ -105,10 +116,11 @@ export class ImageGenerator {
     } catch (err) {
       throw new CheckpointError(`${dir}/config.json: not valid JSON (${(err as Error).message})`);
     }
+    const generationConfig = await readGenerationConfigFile(dir, entries);
     const weights = await readFileBytes(`${dir}/model.safetensors`);
     const hasTokenizer = entries.includes('tokenizer.json') || (entries.includes('vocab.json') && entries.includes('merges.txt'));
     const tokenizer = hasTokenizer ? await loadGpt2Tokenizer(dir) : undefined;
-    return ImageGenerator.fromBuffers(gpu, { config, weights, tokenizer, source: `${dir}/model.safetensors` }, options);
+    return ImageGenerator.fromBuffers(gpu, { config, generationConfig, weights, tokenizer, source: `${dir}/model.safetensors` }, options);
   }
 
   /** Browser or Node: a generator from bytes already in memory. */
@@ -132,8 +144,10 @@ export class ImageGenerator {
     if (tokenizer && tokenizer.vocabSize > lmConfig.vocabSize) {
       throw new CheckpointError(`the tokenizer has ${tokenizer.vocabSize} tokens, more than the model's vocabulary of ${lmConfig.vocabSize}`);
     }
-    const lm = await LanguageModel.fromBuffers(gpu, { ...buffers, source }, { ...options, ignoreTensors: [...(options.ignoreTensors ?? []), CODEBOOK_TENSOR] });
+    const lm = await LanguageModel.fromBuffers(gpu, { ...buffers, source }, { ...options, onWarning: () => {}, ignoreTensors: [...(options.ignoreTensors ?? []), CODEBOOK_TENSOR] });
     try {
+      const warning = imageGenerationWarning(lm.generationConfig);
+      if (warning) (options.onWarning ?? console.warn)(warning);
       return new ImageGenerator(lm, config, file.raw(CODEBOOK_TENSOR));
     } catch (err) {
       lm.destroy();
@@ -178,6 +192,15 @@ export class ImageGenerator {
     return ids;
   }
 
+  /**
+   * How a call with these options chooses its tokens: the options over the generation config's
+   * do_sample, temperature, top_k (at most the image tokens; 0 = all) and top_p.
+   */
+  sampling(options: Pick<ImageTokenOptions, 'doSample' | 'temperature' | 'topK' | 'topP'> = {}): SamplingSettings {
+    const s = resolveSampling(this.lm.generationConfig, options);
+    return { ...s, topK: Math.min(s.topK, this.config.imageTokenCount) };
+  }
+
   /** Generate the grid: H·W image-token ids in raster order (row 0 first). */
   async generateTokens(prompt: string | readonly number[], options: ImageTokenOptions = {}): Promise<Int32Array> {
     this.checkAlive();
@@ -187,12 +210,19 @@ export class ImageGenerator {
     if (!(scale >= 0) || !Number.isFinite(scale)) throw new RangeError(`ImageGenerator: guidanceScale must be a number ≥ 0, got ${scale}`);
     const tokens = new Int32Array(h * w);
     let index = 0;
+    const s = this.sampling(options);
+    // The grid decides the length: no min length, EOS, bad words or forced EOS from the config.
     const stream = this.lm.generate(ids, {
       guidance: { scale, unconditional: this.promptIds([]) },
       maxNewTokens: h * w,
-      temperature: options.temperature ?? 0,
-      topK: options.topK,
-      topP: options.topP,
+      minNewTokens: 0,
+      eosTokenIds: [],
+      badWordsIds: [],
+      forcedEosTokenIds: [],
+      doSample: s.sample,
+      temperature: s.temperature,
+      topK: s.topK,
+      topP: s.topP,
       seed: options.seed,
       allowedTokens: this.imageTokens,
     });
@@ -252,4 +282,21 @@ export class ImageGenerator {
     this.codebook.destroy();
     this.lm.destroy();
   }
+}
+
+/**
+ * The one warning about the generation keys an image generator ignores: those LanguageModel does
+ * not implement, and those the grid makes moot (its length, EOS bans and forced EOS, bad words).
+ */
+function imageGenerationWarning(g: GenerationConfig): string | null {
+  const lm = generationWarning(g);
+  const moot = [
+    g.maxNewTokens !== null && 'max_new_tokens',
+    (g.minNewTokens ?? 0) > 0 && 'min_new_tokens',
+    g.minLength > 0 && 'min_length',
+    g.badWordsIds.length > 0 && 'bad_words_ids',
+    (g.forcedEosIds ?? []).length > 0 && 'forced_eos_token_id',
+  ].filter((k): k is string => typeof k === 'string').map((k) => `'${k}'`);
+  const parts = [lm, moot.length > 0 && `${g.source}: ${moot.join(', ')} ${moot.length > 1 ? 'do' : 'does'} not apply to an image generator (the grid decides the length; decoding is constrained to the image tokens) and ${moot.length > 1 ? 'are' : 'is'} ignored`];
+  return parts.filter(Boolean).join('\n') || null;
 }
