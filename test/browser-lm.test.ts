@@ -127,6 +127,27 @@ if (skip) {
       });
     }
 
+    describe("gpt2-tiny-genconfig: generation_config.json fetched with the model, as HF's generate applies it", () => {
+      interface Case { name: string; prompt: number[]; ids: number[]; ended_by: string }
+      const cases = (JSON.parse(readFileSync(`${FIXTURES}models/gpt2-tiny-genconfig/golden.json`, 'utf8')) as { cases: Case[] }).cases;
+
+      beforeAll(async () => {
+        await browser.call<Loaded>('loadHuggingFace', 'gpt2-tiny-genconfig', '/models/gpt2-tiny-genconfig/', true);
+      }, TEST_TIMEOUT_MS);
+
+      // 'file': the two-token bad word makes the host choose each token; 'only the one-token bad
+      // word': the ban and the min-length EOS ban are GPU masks, greedy on the GPU.
+      for (const [name, options] of [['file', {}], ['only the one-token bad word', { badWordsIds: [[62]] }]] as const) {
+        test(`${name}: HF's ids`, async () => {
+          const c = cases.find((x) => x.name === name)!;
+          const { ids, ms } = await browser.call<{ ids: number[]; ms: number }>('generate', 'gpt2-tiny-genconfig', c.prompt, options);
+          await checked(`gpt2-tiny-genconfig '${name}'`, ms, ids.join(' '), () => {
+            expect(ids).toEqual(c.ended_by === 'eos' ? c.ids.slice(0, -1) : c.ids);
+          });
+        }, TEST_TIMEOUT_MS);
+      }
+    });
+
     test('no console errors in the page; screenshot saved', async () => {
       mkdirSync(dirname(SCREENSHOT), { recursive: true });
       await browser.page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -6,7 +6,7 @@
  * results table for the screenshot.
  */
 import { createDevice, type Gpu } from '../../src/device/gpu.ts';
-import { LanguageModel } from '../../src/models/lm.ts';
+import { LanguageModel, type GenerateOptions } from '../../src/models/lm.ts';
 import { parseLlama2cTokenizer } from '../../src/models/tokenizers/llama2c.ts';
 
 let gpu: Gpu | null = null;
@@ -52,12 +52,17 @@ export async function loadLlama2c(name: string, modelUrl: string, tokenizerUrl: 
   return { vocabSize: lm.config.vocabSize, numLayers: lm.config.numLayers };
 }
 
-/** A Hugging Face folder served at `folderUrl`: config.json + model.safetensors (no tokenizer). */
-export async function loadHuggingFace(name: string, folderUrl: string): Promise<{ vocabSize: number; numLayers: number }> {
+/** A Hugging Face folder served at `folderUrl`: config.json + model.safetensors (no tokenizer), and generation_config.json when `generation`. */
+export async function loadHuggingFace(name: string, folderUrl: string, generation = false): Promise<{ vocabSize: number; numLayers: number }> {
   if (!gpu) await init();
-  const [configBytes, weights] = await Promise.all([fetchBytes(`${folderUrl}config.json`), fetchBytes(`${folderUrl}model.safetensors`)]);
-  const config = JSON.parse(new TextDecoder().decode(configBytes)) as Record<string, unknown>;
-  const lm = await LanguageModel.fromBuffers(gpu!, { config, weights, source: `${folderUrl}model.safetensors` });
+  const [configBytes, weights, generationBytes] = await Promise.all([
+    fetchBytes(`${folderUrl}config.json`),
+    fetchBytes(`${folderUrl}model.safetensors`),
+    generation ? fetchBytes(`${folderUrl}generation_config.json`) : null,
+  ]);
+  const json = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+  const config = json(configBytes);
+  const lm = await LanguageModel.fromBuffers(gpu!, { config, generationConfig: generationBytes && json(generationBytes), weights, source: `${folderUrl}model.safetensors` });
   models.set(name, lm);
   return { vocabSize: lm.config.vocabSize, numLayers: lm.config.numLayers };
 }
@@ -72,6 +77,14 @@ export async function greedy(name: string, prompt: number[] | string, maxNewToke
     text += token.text;
   }
   return { ids, text, ms: Math.round(performance.now() - start) };
+}
+
+/** generate() with `options` over the model's generation config; the ids as generated. */
+export async function generate(name: string, prompt: number[], options: GenerateOptions): Promise<{ ids: number[]; ms: number }> {
+  const start = performance.now();
+  const ids: number[] = [];
+  for await (const token of model(name).generate(prompt, options)) ids.push(token.id);
+  return { ids, ms: Math.round(performance.now() - start) };
 }
 
 /** Logits [T, V] (by prefill, or one token at a time through the decode graph), flattened to a plain array. */
