@@ -32,7 +32,7 @@ fn chosen() -> i32 {
 #endif
 }
 
-${ADVANCE_TO}
+#include "lib/advance.wgsl"
 
 @compute @workgroup_size(1)
 fn main() {

@@ -46,7 +46,7 @@ var<workgroup> part_sum: array<f32, THREADS>;
 var<workgroup> part_acc: array<f32, THREADS * HEAD_DIM>;
 
 // sin and cos of angles in the thousands, accurate where WGSL's built-ins are not (lib/sincos.wgsl).
-${SINCOS}
+#include "lib/sincos.wgsl"
 
 // (x, y) turned by angle p · θ^(−2i/D) (unchanged without ROPE).
 fn rotate(x: f32, y: f32, p: u32, i: u32) -> vec2<f32> {

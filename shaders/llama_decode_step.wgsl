@@ -100,7 +100,7 @@ const TEXTURE_WIDTH = ${TEXTURE_WIDTH}u;
 @group(0) @binding(9) var<storage, read> steps: array<u32>;  // steps[0]: greedy steps to take
 var<workgroup> best_logit: array<f32, THREADS>;  // per invocation: its largest logit
 var<workgroup> best_id: array<u32, THREADS>;     // ... and its id (the first on ties)
-${ADVANCE_TO}
+#include "lib/advance.wgsl"
 #endif
 
 // x and act have the same type, so that one `quad` function reads either.
@@ -111,7 +111,7 @@ var<workgroup> qkv: array<vec4<f32>, ${QKV4}>;  // this token's q (turned and sc
 var<workgroup> sum_sq: array<f32, THREADS>;      // partial sums of x² per invocation
 
 // sin and cos of angles in the thousands, accurate where WGSL's built-ins are not (lib/sincos.wgsl).
-${SINCOS}
+#include "lib/sincos.wgsl"
 
 // vec4s per layer in the packed weights: qkv, o, gate, up, down, each padded to quads of rows.
 fn layer_size() -> u32 {

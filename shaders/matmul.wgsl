@@ -104,7 +104,8 @@ fn load_b_row4(b_batch: u32, k: u32, n: u32) -> vec4f {
 }
 #endif
 
-// activation(x) comes from epilogue.wgsl, appended by src/ops/matmul.ts.
+// activation(x), chosen by the defines of src/ops/activation.ts.
+#include "lib/activation.wgsl"
 
 // Finish 4 adjacent outputs of one row: add earlier chunks' partial sums, then the epilogue.
 fn store_row(z: u32, m: u32, n: u32, acc: vec4f) {

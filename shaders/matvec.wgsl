@@ -96,7 +96,8 @@ fn load_b_row4(b_batch: u32, k: u32, n: u32) -> vec4f {
 }
 #endif
 
-// activation(x) comes from epilogue.wgsl, appended by src/ops/matmul.ts.
+// activation(x), chosen by the defines of src/ops/activation.ts.
+#include "lib/activation.wgsl"
 
 // acc + x · b'[k .. k+3, n .. n+3] for one row of a (x = its 4 values at k .. k+3). The 4 × 4
 // block of b' is given as its 4 columns (TRANSPOSE_B: b0 = b'[k .. k+3, n]) or its 4 rows.

@@ -33,7 +33,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> v_cache: array<vec2<f32>>;
 
 // sin and cos of angles in the thousands, accurate where WGSL's built-ins are not (lib/sincos.wgsl).
-${SINCOS}
+#include "lib/sincos.wgsl"
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

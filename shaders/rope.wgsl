@@ -29,7 +29,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> position: array<u32>;
 #endif
 
-${SINCOS}
+#include "lib/sincos.wgsl"
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

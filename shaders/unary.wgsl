@@ -2,8 +2,9 @@
 //
 // One invocation per element; the 1-D launch is folded over x and y (at most 65535
 // workgroups per dimension), so a row of the dispatch grid covers `row_stride` elements.
-// The functions themselves are in shaders/lib/activation.wgsl (shared with the matmul
-// epilogues), appended to this source by src/ops/unary.ts.
+// The functions themselves are in shaders/lib/activation.wgsl, shared with the matmul epilogues.
+
+#include "lib/activation.wgsl"
 
 struct Params {
   count: u32,       // elements of x and out

@@ -1,9 +1,10 @@
 // The activation functions, shared by the elementwise kernel (unary.wgsl) and the matmul
-// epilogues (matmul.wgsl, matvec.wgsl), which append this file to their source
-// (src/ops/activation.ts). One of GELU_TANH, GELU_ERF, SILU, RELU is set, or none for the
-// identity. GELU_ERF also pastes shaders/lib/erf.wgsl where the ERF hole stands below.
+// epilogues (matmul.wgsl, matvec.wgsl), which include this file. One of GELU_TANH, GELU_ERF,
+// SILU, RELU is set (src/ops/activation.ts), or none for the identity.
 
-${ERF}
+#if ${GELU_ERF}
+#include "lib/erf.wgsl"
+#endif
 
 fn activation(v: f32) -> f32 {
 #if ${GELU_TANH}

@@ -4,10 +4,7 @@
 // used by MLX and PyTorch's Metal backend): a minimax polynomial in x² for |x| ≤ 0.9277,
 // and 1 − exp(p(|x|)) beyond, where erf is within a few ulp of ±1.
 //
-// This file is a snippet, not a kernel: a kernel includes it textually with a hole named ERF
-// (dollar sign, braces) where the function should go, and its wrapper passes
-// `{ ERF: erfSource }` to `specialize` (import erfSource from '../../shaders/lib/erf.wgsl').
-// (Never write the hole itself inside a comment: `specialize` fills holes in comments too.)
+// A snippet, not a kernel: lib/activation.wgsl includes it for GELU_ERF.
 
 fn erf(x: f32) -> f32 {
   let t = abs(x);

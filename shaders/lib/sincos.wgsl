@@ -11,10 +11,7 @@
 // 2. Minimax polynomials for sin and cos on [−π/4, π/4] (Cephes sinf/cosf), about 1 ulp.
 // 3. Quadrant k mod 4 picks and signs: (sin, cos)(x) = (s, c), (c, −s), (−s, −c), (−c, s).
 //
-// This file is a snippet, not a kernel: a kernel includes it textually with a hole named
-// SINCOS (dollar sign, braces) where the function should go, and its wrapper passes
-// `{ SINCOS: sincosSource }` to `specialize` (import sincosSource from
-// '../../shaders/lib/sincos.wgsl'). (Never write the hole itself inside a comment.)
+// A snippet, not a kernel: a kernel that needs it writes `#include "lib/sincos.wgsl"`.
 
 const TWO_OVER_PI = 0.63661977236758134;
 const PIO2_HI = 1.5703125;                   // 0x1.92p+0

@@ -3,7 +3,6 @@ import { formatShape, shapeSize } from '../device/dtype.ts';
 import { ShapeError } from '../device/errors.ts';
 import type { Tensor } from '../device/tensor.ts';
 import source from '../../shaders/advance.wgsl';
-import advanceToSource from '../../shaders/lib/advance.wgsl';
 import { expectDType, expectShape, required, runOp, slice, type OpDef } from './op.ts';
 import { specialize } from './shader.ts';
 
@@ -44,7 +43,7 @@ export const advanceOp: OpDef<Record<string, never>> = {
     const kernel = argmax ? 'advance_argmax' : 'advance';
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { ARGMAX: argmax, ADVANCE_TO: advanceToSource })),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { ARGMAX: argmax })),
       bindings: [(inputs.logits ?? inputs.next)!, inputs.ids!, inputs.position!, inputs.kvLength!, inputs.history!].map(slice),
       workgroups: [1],
       bytes: argmax ? 4 * shapeSize(inputs.logits!.shape) : 20,

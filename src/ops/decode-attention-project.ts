@@ -3,7 +3,6 @@ import { formatShape } from '../device/dtype.ts';
 import { LimitError, ShapeError } from '../device/errors.ts';
 import type { Tensor } from '../device/tensor.ts';
 import source from '../../shaders/decode_attention_project.wgsl';
-import sincosSource from '../../shaders/lib/sincos.wgsl';
 import { decodeAttentionOp, type DecodeAttentionAttrs } from './decode-attention.ts';
 import { expectDType, expectShape, required, runOp, slice, type OpDef } from './op.ts';
 import { specialize, Uniforms } from './shader.ts';
@@ -46,7 +45,7 @@ export const decodeAttentionProjectOp: OpDef<DecodeAttentionAttrs> = {
       throw new LimitError(`decodeAttentionProject: numHeads·headDim = ${width} floats exceed maxComputeWorkgroupStorageSize (${gpu.limits.maxComputeWorkgroupStorageSize} bytes)`);
     }
     const kernel = `decode_attention_project_d${headDim}_w${width}${theta === undefined ? '' : '_rope'}`;
-    const code = specialize(kernel, source, { HEAD_DIM: headDim, ATTN_DIM: width, THREADS, ROPE: theta !== undefined, SINCOS: sincosSource });
+    const code = specialize(kernel, source, { HEAD_DIM: headDim, ATTN_DIM: width, THREADS, ROPE: theta !== undefined });
     const capacity = kCache.shape[1]!;
     return [{
       kernel,

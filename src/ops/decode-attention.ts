@@ -3,7 +3,6 @@ import { formatShape } from '../device/dtype.ts';
 import { LimitError, ShapeError } from '../device/errors.ts';
 import type { Tensor } from '../device/tensor.ts';
 import source from '../../shaders/decode_attention.wgsl';
-import sincosSource from '../../shaders/lib/sincos.wgsl';
 import { expectDType, expectRank, expectShape, required, runOp, slice, type OpDef } from './op.ts';
 import { specialize, Uniforms } from './shader.ts';
 import { MAX_HEAD_DIM } from './attention.ts';
@@ -68,7 +67,7 @@ export const decodeAttentionOp: OpDef<DecodeAttentionAttrs> = {
     let threads = THREADS;
     while (threads > 1 && 4 * (threads * headDim + 2 * threads + 3 * headDim) > gpu.limits.maxComputeWorkgroupStorageSize) threads /= 2;
     const kernel = `decode_attention_d${headDim}${theta === undefined ? '' : '_rope'}`;
-    const code = specialize(kernel, source, { HEAD_DIM: headDim, THREADS: threads, ROPE: theta !== undefined, SINCOS: sincosSource });
+    const code = specialize(kernel, source, { HEAD_DIM: headDim, THREADS: threads, ROPE: theta !== undefined });
     const capacity = kCache.shape[1]!;
     return [{
       kernel,

@@ -3,8 +3,6 @@ import { formatShape, shapeSize } from '../device/dtype.ts';
 import { LimitError, ShapeError } from '../device/errors.ts';
 import type { Tensor } from '../device/tensor.ts';
 import source from '../../shaders/llama_decode_step.wgsl';
-import sincosSource from '../../shaders/lib/sincos.wgsl';
-import advanceToSource from '../../shaders/lib/advance.wgsl';
 import { expectDType, expectRank, expectShape, required, runOp, slice, type OpDef } from './op.ts';
 import { specialize, Uniforms } from './shader.ts';
 
@@ -228,7 +226,7 @@ export const llamaDecodeStepOp: OpDef<LlamaDecodeStepAttrs> = {
     const subgroups = gpu.broadcastLanes !== null;
     const kernel = `llama_decode_step_d${s.dim}_f${s.hiddenDim}_q${s.numHeads * s.headDim}_hd${s.headDim}${advance ? '_advance' : ''}${subgroups ? '_subgroups' : ''}`;
     const qkvRows = (s.numHeads + 2 * s.numKVHeads) * s.headDim;
-    const code = specialize(kernel, source, { ADVANCE: advance, ADVANCE_TO: advanceToSource, VEC4S: activationVec4s(s), QKV4: pad4(qkvRows) / 4, HEAD_DIM: s.headDim, CHUNK: s.headDim % 4 === 0 ? 4 : 2, THREADS, TEXTURE_WIDTH, SUBGROUPS: subgroups, SINCOS: sincosSource });
+    const code = specialize(kernel, source, { ADVANCE: advance, VEC4S: activationVec4s(s), QKV4: pad4(qkvRows) / 4, HEAD_DIM: s.headDim, CHUNK: s.headDim % 4 === 0 ? 4 : 2, THREADS, TEXTURE_WIDTH, SUBGROUPS: subgroups });
     const uniforms = new Uniforms()
       .u32(s.dim).u32(s.hiddenDim).u32(pad4(s.dim) / 4).u32(pad4(s.numHeads * s.headDim) / 4).u32(pad4(s.hiddenDim) / 4).u32(s.numLayers).u32(s.vocabSize).u32(s.numHeads).u32(s.numHeads / s.numKVHeads).u32(s.numKVHeads * s.headDim).u32(rows).u32(qkvRows)
       .f32(s.eps).f32(Math.LOG2E / Math.sqrt(s.headDim)).f32(Math.log2(s.ropeTheta))

@@ -5,7 +5,7 @@ import type { Tensor, TensorRef } from '../device/tensor.ts';
 import tiledSource from '../../shaders/matmul.wgsl';
 import matvecSource from '../../shaders/matvec.wgsl';
 import { expectDType, expectShape, required, runOp, slice, type Named, type OpDef, type TensorSpec } from './op.ts';
-import { activationDefines, activationSource, type Activation } from './activation.ts';
+import { activationDefines, type Activation } from './activation.ts';
 import { specialize, Uniforms } from './shader.ts';
 
 export type { Activation };
@@ -199,7 +199,7 @@ export const matmulOp: OpDef<MatmulAttrs> = {
         withResidual ? 'residual' : '',
       ].filter(Boolean).join('_');
       const kernel = `${matvec ? `matvec${matvecRowCount}` : 'matmul'}_${variant}`;
-      const code = specialize(kernel, (matvec ? matvecSource : tiledSource) + '\n' + activationSource, defines);
+      const code = specialize(kernel, matvec ? matvecSource : tiledSource, defines);
       const bindings: BufferSlice[] = [slice(a), chunk.binding, slice(out)];
       if (withBias) bindings.push(slice(bias!));
       if (withResidual) bindings.push(slice(residual!));

@@ -3,7 +3,6 @@ import { formatShape, shapeSize } from '../device/dtype.ts';
 import { ShapeError } from '../device/errors.ts';
 import type { Tensor } from '../device/tensor.ts';
 import source from '../../shaders/qkv_split.wgsl';
-import sincosSource from '../../shaders/lib/sincos.wgsl';
 import { expectDType, expectRank, expectShape, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
 
@@ -59,7 +58,7 @@ export const qkvSplitOp: OpDef<QkvSplitAttrs> = {
     const kernel = theta === undefined ? 'qkv_split' : 'qkv_split_rope';
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP, ROPE: theta !== undefined, SINCOS: sincosSource })),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP, ROPE: theta !== undefined })),
       uniforms: new Uniforms()
         .u32(pairs).u32(qkv.shape[1]!).u32(((numHeads + 2 * numKVHeads) * headDim) / 2).u32((numHeads * headDim) / 2)
         .u32((numKVHeads * headDim) / 2).u32(headDim / 2).u32(kCache.shape[1]!).u32(gx * WORKGROUP).f32(Math.log2(theta ?? 2))

@@ -3,7 +3,6 @@ import { formatShape, shapeSize } from '../device/dtype.ts';
 import { ShapeError } from '../device/errors.ts';
 import type { Tensor } from '../device/tensor.ts';
 import source from '../../shaders/rope.wgsl';
-import sincosSource from '../../shaders/lib/sincos.wgsl';
 import { expectDType, expectRank, expectShape, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
 
@@ -44,7 +43,7 @@ export const ropeOp: OpDef<RopeAttrs> = {
     const kernel = position ? 'rope_offset' : 'rope';
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP, DYNAMIC_OFFSET: !!position, SINCOS: sincosSource })),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP, DYNAMIC_OFFSET: !!position })),
       uniforms: new Uniforms().u32(pairs).u32(x.shape[1]!).u32(attrs.headDim / 2).u32(attrs.numHeads).u32(gx * WORKGROUP).f32(Math.log2(attrs.theta)).finish(),
       bindings: [slice(x), slice(outputs.out!), ...(position ? [slice(position)] : [])],
       workgroups: [gx, gy],

@@ -1,13 +1,20 @@
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import type { Defines } from '../device/gpu.ts';
+import { WGSL_LIBRARY } from './wgsl-library.ts';
 
 /**
- * Specialise a WGSL source for one use: every `${NAME}` in the file is replaced by
- * `defines[NAME]`, and `#if ${FLAG}` / `#elif` / `#else` / `#endif` blocks are kept or
- * dropped by wgsl-preprocessor. Shader files are therefore plain WGSL with holes,
- * readable on their own, and one file serves every tile size, dtype and epilogue.
+ * Specialise a WGSL source for one use: every `${NAME}` is replaced by `defines[NAME]`, and
+ * `#if ${FLAG}` / `#elif` / `#else` / `#endif` blocks are kept or dropped by wgsl-preprocessor.
+ * Then each `#include "lib/name.wgsl"` line that survived is replaced by that snippet of
+ * shaders/lib/ (WGSL_LIBRARY), specialised with the same defines and pasted once per kernel
+ * however often it is named. Shader files are therefore plain WGSL with holes, readable on
+ * their own, and one file serves every tile size, dtype and epilogue.
  */
 export function specialize(kernel: string, source: string, defines: Defines): string {
+  return expand(kernel, source, defines, new Set());
+}
+
+function expand(kernel: string, source: string, defines: Defines, included: Set<string>): string {
   const parts = source.split(/\$\{(\w+)\}/);
   const strings: string[] = [];
   const values: (string | number | boolean)[] = [];
@@ -20,8 +27,21 @@ export function specialize(kernel: string, source: string, defines: Defines): st
     }
   }
   const raw = Object.assign([...strings], { raw: strings }) as unknown as TemplateStringsArray;
-  return wgsl(raw, ...values);
+  return wgsl(raw, ...values)
+    .split('\n')
+    .map((line) => {
+      const name = INCLUDE.exec(line)?.[1];
+      if (name === undefined) return line;
+      const snippet = WGSL_LIBRARY[name];
+      if (snippet === undefined) throw new Error(`kernel '${kernel}': #include "${name}": no such snippet in shaders/lib (known: ${Object.keys(WGSL_LIBRARY).join(', ')})`);
+      if (included.has(name)) return '';
+      included.add(name);
+      return expand(kernel, snippet, defines, included);
+    })
+    .join('\n');
 }
+
+const INCLUDE = /^\s*#include\s+"([^"]+)"\s*$/;
 
 /** Writes a uniform block of 4-byte scalars in WGSL struct order (padded to 16 bytes). */
 export class Uniforms {

@@ -2,7 +2,7 @@ import type { Gpu } from '../device/gpu.ts';
 import { shapeSize } from '../device/dtype.ts';
 import type { Tensor } from '../device/tensor.ts';
 import source from '../../shaders/unary.wgsl';
-import { activationDefines, activationSource } from './activation.ts';
+import { activationDefines } from './activation.ts';
 import { expectDType, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
 
@@ -30,7 +30,7 @@ export const unaryOp: OpDef<UnaryAttrs> = {
     const count = shapeSize(x.shape);
     const [gx, gy] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = `unary_${attrs.fn}`;
-    const code = specialize(kernel, source + '\n' + activationSource, { WORKGROUP, ...activationDefines(attrs.fn) });
+    const code = specialize(kernel, source, { WORKGROUP, ...activationDefines(attrs.fn) });
     return [{
       kernel,
       pipeline: gpu.pipeline(kernel, code),

@@ -1,7 +1,6 @@
 import { rope } from '../../src/ops/rope.ts';
 import { slice } from '../../src/ops/op.ts';
 import { specialize } from '../../src/ops/shader.ts';
-import sincosSource from '../../shaders/lib/sincos.wgsl';
 import { ropeRef } from '../util/reference.ts';
 import { Rng } from '../util/rng.ts';
 import type { KernelCase } from './case.ts';
@@ -9,7 +8,7 @@ import type { KernelCase } from './case.ts';
 // The sincos snippet (shaders/lib/sincos.wgsl) on its own, through a one-line test kernel:
 // out[i] = sincos(x[i]), checked against float64 sin and cos of the same f32 x.
 const testKernel = `
-\${SINCOS}
+#include "lib/sincos.wgsl"
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec2<f32>>;
 @compute @workgroup_size(64)
@@ -39,7 +38,7 @@ export const cases: KernelCase[] = [{
     const kernel = 'sincos_test';
     gpu.run([{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, testKernel, { SINCOS: sincosSource })),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, testKernel, {})),
       bindings: [slice(x), slice(out)],
       workgroups: [Math.ceil(xv.length / 64)],
     }]);

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { specialize } from '../src/ops/shader.ts';
+
+describe('specialize', () => {
+  it('fills holes and keeps the #if branch the defines choose', () => {
+    const out = specialize('k', 'const N = ${N}u;\n#if ${WIDE}\nconst W = 4u;\n#else\nconst W = 1u;\n#endif\n', { N: 7, WIDE: false });
+    expect(out).toContain('const N = 7u;');
+    expect(out).toContain('const W = 1u;');
+    expect(out).not.toContain('const W = 4u;');
+  });
+
+  it('pastes an included snippet once, specialised with the same defines, and only from kept branches', () => {
+    const source = '#include "lib/activation.wgsl"\n#include "lib/activation.wgsl"\n#if ${ROPE}\n#include "lib/sincos.wgsl"\n#endif\n';
+    const defines = { ROPE: false, GELU_TANH: false, GELU_ERF: true, SILU: false, RELU: false };
+    const out = specialize('k', source, defines);
+    expect(out.match(/fn activation\(/g)).toHaveLength(1);
+    expect(out).toContain('fn erf('); // activation.wgsl includes erf.wgsl for GELU_ERF
+    expect(out).not.toContain('fn sincos(');
+    expect(out).not.toContain('#include');
+    expect(specialize('k', source, { ...defines, ROPE: true, GELU_ERF: false })).toContain('fn sincos(');
+  });
+
+  it('names the kernel and the snippet when a snippet or a define is missing', () => {
+    expect(() => specialize('my_kernel', '#include "lib/nope.wgsl"\n', {})).toThrow(/my_kernel.*lib\/nope\.wgsl.*no such snippet/);
+    expect(() => specialize('my_kernel', 'x ${MISSING}', {})).toThrow(/my_kernel.*MISSING/);
+  });
+});
