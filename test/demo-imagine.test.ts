@@ -4,7 +4,7 @@
  * as Node for the same prompt, options and seed, their ×4 pictures (bilinear and nearest) the same
  * bytes as Node's `render`, and the tokens must have arrived one by one in raster order with the
  * partial grid painted as they came. Bad input gives a clear message; no console errors. With the
- * shipped models/fashion-imagegen present, the default page is run too, for the README's
+ * shipped models/fashion-imagegen present, the default page is run too, for docs/demos.md's
  * screenshot. Screenshots go to test/artifacts/demo/.
  *
  * Needs Debian's Chromium; TESSERA_SKIP_BROWSER=1 skips this file.
@@ -143,7 +143,7 @@ if (skip) {
     });
 
     describe.runIf(existsSync(join(SHIPPED, 'model.safetensors')))('on the shipped fashion-imagegen', () => {
-      test('an example prompt: Node\'s tokens and pixels (the README\'s screenshot)', async () => {
+      test('an example prompt: Node\'s tokens and pixels (the screenshot in docs/demos.md)', async () => {
         const { page, errors } = await openDemoPage(site.context);
         const gen = await ImageGenerator.load(gpu, SHIPPED);
         try {

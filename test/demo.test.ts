@@ -199,7 +199,7 @@ if (skip) {
       expect(rejected.state).toBe('error');
       expect(rejected.error).toMatch(/K \(shared\) must be a whole number from 1 to 4096, got '0'/);
 
-      // The README's picture: a 128³ run.
+      // The picture in docs/demos.md and docs/README.md: a 128³ run.
       const shown = await runLab(page, { M: 128, N: 128, K: 128 });
       expect(shown.state, shown.error).toBe('done');
       expect(shown.last!.rows.every((r) => r.check!.ok)).toBe(true);

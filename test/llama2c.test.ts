@@ -127,7 +127,7 @@ describe.skipIf(!hasData('stories260K/stories260K.bin'))('llama2.c checkpoints: 
     const embed = ckpt.float32('model.embed_tokens.weight');
     expect(embed[0]).toBe(floatAt(0));
     expect(embed[512 * 64 - 1]).toBe(floatAt(512 * 64 - 1));
-    const normStart = 259968; // every float before rms_final (worked out in the README's order)
+    const normStart = 259968; // every float before rms_final (worked out in the order of src/models/llama2c.ts's header)
     expect(Array.from(ckpt.float32('model.norm.weight'))).toEqual(Array.from({ length: 64 }, (_, i) => floatAt(normStart + i)));
     for (const [name, tensor] of ckpt.tensors) {
       expect(tensor.data.every(Number.isFinite), name).toBe(true);

@@ -105,7 +105,7 @@ for (const name of ['vit-tiny', 'vit-tiny-grey']) {
       }
     });
 
-    test('a JPEG decoded by jpeg-js lands close to PIL/libjpeg (not exactly: see the README)', async () => {
+    test('a JPEG decoded by jpeg-js lands close to PIL/libjpeg (not exactly: see docs/api.md)', async () => {
       const jpeg = g.images.find((i) => i.file.endsWith('.jpg'))!;
       const C = vit.config.numChannels as 1 | 3;
       const rgba = await loadImage(join(IMAGES, jpeg.file));

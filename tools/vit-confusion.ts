@@ -1,4 +1,4 @@
-// The README's confusion matrix of the shipped image classifier: how often fashion-vit takes each
+// docs/models.md's confusion matrix of the shipped image classifier: how often fashion-vit takes each
 // Fashion-MNIST class for each other one, over the 10,000 test images, as Tessera's own evaluation
 // counts them (the fashion-vit entry of `tessera eval`, src/cli/eval.ts), drawn as one PNG.
 //

@@ -1,4 +1,4 @@
-"""Tiny image-token generator checkpoints (Tessera's format, see the README) plus PyTorch golden outputs.
+"""Tiny image-token generator checkpoints (Tessera's format, see docs/api.md) plus PyTorch golden outputs.
 
     /usr/bin/python3 tools/reference/imagegen_reference.py
 

@@ -21,7 +21,7 @@ Data: ../shared/data/fashion-mnist ($TESSERA_DATA to move it), the 60,000 traini
    seeded, on a fixed sample of training patches) finds K patches; the centroids are rounded to bytes
    and every training patch becomes the id of its nearest rounded centroid. The codebook is stored as
    U8 [K, 4, 4, 3] with R = G = B (greyscale as RGB, the format Tessera's detokenize kernel reads).
-2. Sequences, in the README's image-generator layout:
+2. Sequences, in Tessera's image-generator layout (docs/api.md, "Checkpoint format"):
        [BOS]  prompt bytes  [IMAGE_START]  t(0,0) t(0,1) ... t(6,6)
    Text tokens are bytes 0..255 (GPT-2 byte-level tokenizer with no merges, written by
    shakespeare_gpt's write_tokenizer; the table of imagegen_reference's byte_vocab()); image token k is id 256 + k; BOS = 256 + K, IMAGE_START = 257 + K. Each training

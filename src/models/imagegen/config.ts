@@ -60,7 +60,7 @@ function guidanceScale(value: unknown): number {
 export function imageGenConfig(json: Json, lm: LmConfig): ImageGenConfig {
   const block = json.imagegen;
   if (typeof block !== 'object' || block === null || Array.isArray(block)) {
-    throw new CheckpointError("config.json has no 'imagegen' object: not an image-token generator (see the README's image-generator checkpoint format)");
+    throw new CheckpointError("config.json has no 'imagegen' object: not an image-token generator (see the checkpoint format in docs/api.md)");
   }
   const b = block as Json;
   const config: ImageGenConfig = {

@@ -13,7 +13,7 @@
  *  2. detokenize: each token becomes its codebook patch (p×p RGB; a palette when p = 1);
  *  3. upsample: the picture is enlarged ×s, nearest or bilinear (PyTorch's align_corners=False).
  *
- * Checkpoint folder (see the README): config.json (Hugging Face gpt2 / llama config plus an
+ * Checkpoint folder (see docs/api.md, "Checkpoint format"): config.json (Hugging Face gpt2 / llama config plus an
  * `imagegen` block), model.safetensors (the Transformer plus `codebook` U8 [K, p, p, 3]) and an
  * optional text tokenizer (vocab.json + merges.txt or tokenizer.json, GPT-2 byte-level BPE; with no
  * merges it is a byte-level character tokenizer).
