@@ -1,6 +1,9 @@
 import activation from '../../shaders/lib/activation.wgsl';
 import advance from '../../shaders/lib/advance.wgsl';
 import erf from '../../shaders/lib/erf.wgsl';
+import rowBest from '../../shaders/lib/row_best.wgsl';
+import rowReduce from '../../shaders/lib/row_reduce.wgsl';
+import rowSum from '../../shaders/lib/row_sum.wgsl';
 import sincos from '../../shaders/lib/sincos.wgsl';
 
 /**
@@ -13,5 +16,8 @@ export const WGSL_LIBRARY: Readonly<Record<string, string>> = {
   'lib/activation.wgsl': activation,
   'lib/advance.wgsl': advance,
   'lib/erf.wgsl': erf,
+  'lib/row_best.wgsl': rowBest,
+  'lib/row_reduce.wgsl': rowReduce,
+  'lib/row_sum.wgsl': rowSum,
   'lib/sincos.wgsl': sincos,
 };
