@@ -12,13 +12,9 @@
 //      is exact for values near the shift, and the mean is never added back: a row with mean
 //      100 and std 1e-2 then loses no digits to the 100;
 //   2. variance as the mean of (h − mean)², never as E[h²] − E[h]² (which cancels).
-// Each pass ends in a row sum (`row_sum`), done one of three ways (src/ops/row-tiling.ts picks):
-//   ONE_SUBGROUP:  a row is one subgroup (LANES = the fixed subgroup size): one subgroupAdd,
-//                  no barrier. Best where barriers are dear (lavapipe runs a workgroup's
-//                  invocations as coroutines on one CPU thread) and fine on GPUs.
-//   SUBGROUPS:     a row is a workgroup (ROWS = 1) of any subgroup size: subgroupAdd, the
-//                  subgroups' totals in workgroup memory, one barrier, each lane adds them up.
-//   WORKGROUP_TREE: no subgroups: a tree reduction over workgroup memory within each row.
+// Each pass ends in a row sum (lib/row_sum.wgsl), done one of the three ways of
+// lib/row_reduce.wgsl (one subgroup per row, subgroups and a barrier, or a workgroup tree;
+// src/ops/row-tiling.ts picks).
 // Lanes of a row past the last row of the grid compute on zeros and store nothing (no early
 // return, so barriers and subgroup operations stay in uniform control flow).
 #if ${SUBGROUPS}
@@ -65,42 +61,7 @@ fn first_component(v: V) -> f32 {
 #endif
 }
 
-#if ${ONE_SUBGROUP}
-/** Sum of `value` over the row's lanes (= its subgroup); every lane gets the total. */
-fn row_sum(value: f32, lane: u32, subgroup_lane: u32, subgroup_size: u32) -> f32 {
-  return subgroupAdd(value);
-}
-#elif ${SUBGROUPS}
-// One total per subgroup; subgroups have at least 4 invocations.
-var<workgroup> subgroup_totals: array<f32, (LANES + 3u) / 4u>;
-
-/** Sum of `value` over the row's lanes (= the workgroup); every lane gets the total. */
-fn row_sum(value: f32, lane: u32, subgroup_lane: u32, subgroup_size: u32) -> f32 {
-  let subgroup_total = subgroupAdd(value);
-  if (subgroup_lane == 0u) { subgroup_totals[lane / subgroup_size] = subgroup_total; }
-  workgroupBarrier();
-  var total = 0.0;
-  for (var i = 0u; i < (LANES + subgroup_size - 1u) / subgroup_size; i++) { total += subgroup_totals[i]; }
-  workgroupBarrier(); // everyone has read the totals before the next call overwrites them
-  return total;
-}
-#else
-var<workgroup> partial: array<f32, LANES * ROWS>;
-
-/** Sum of `value` over the row's lanes (workgroup slots lane − lane % LANES, …); every lane gets the total. */
-fn row_sum(value: f32, lane: u32) -> f32 {
-  let first = lane - lane % LANES;
-  partial[lane] = value;
-  workgroupBarrier();
-  for (var step = LANES / 2u; step > 0u; step /= 2u) {
-    if (lane % LANES < step) { partial[lane] += partial[lane + step]; }
-    workgroupBarrier();
-  }
-  let total = partial[first];
-  workgroupBarrier(); // everyone has read the total before the next call overwrites it
-  return total;
-}
-#endif
+#include "lib/row_sum.wgsl"
 
 @compute @workgroup_size(LANES * ROWS)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32,
@@ -138,10 +99,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
 #if ${SUBGROUPS}
-  let shifted_mean = row_sum(shifted_sum, lane, subgroup_lane, subgroup_size) / f32(params.d);
+  let shifted_mean = row_reduce(shifted_sum, lane, subgroup_lane, subgroup_size) / f32(params.d);
 #else
-  let shifted_mean = row_sum(shifted_sum, lane) / f32(params.d);
+  let shifted_mean = row_reduce(shifted_sum, lane) / f32(params.d);
 #endif
+  row_reduce_barrier();
 
   var squares = 0.0;
   for (var k = 0u; k < PER_LANE; k++) {
@@ -151,9 +113,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
 #if ${SUBGROUPS}
-  let variance = row_sum(squares, lane, subgroup_lane, subgroup_size) / f32(params.d);
+  let variance = row_reduce(squares, lane, subgroup_lane, subgroup_size) / f32(params.d);
 #else
-  let variance = row_sum(squares, lane) / f32(params.d);
+  let variance = row_reduce(squares, lane) / f32(params.d);
 #endif
   let inv_std = inverseSqrt(variance + params.eps);
 

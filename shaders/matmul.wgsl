@@ -25,7 +25,8 @@
 // With TRANSPOSE_B the chunks are row ranges of b, i.e. output columns n_begin..+n_count, and
 // each dispatch finishes its own columns. Otherwise they are row ranges of b, i.e. the k range
 // k_begin..+k_count: every chunk after the first adds (ACCUMULATE) onto the partial sums the
-// previous ones left in out, and only the last applies the epilogue (EPILOGUE).
+// previous ones left in out, and only the last applies the epilogue (EPILOGUE,
+// lib/epilogue.wgsl).
 //
 // VEC4: a, b and out are read as vec4 (K, and N when b is not transposed, are multiples of 4);
 // otherwise element by element, with every index clamped and A's k beyond the end read as 0,
@@ -38,16 +39,8 @@ enable subgroups;
 diagnostic(off, subgroup_uniformity);
 #endif
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,                 // row length of a (and of b when transposed)
-  k_begin: u32,           // first k of this chunk (column of a)
-  k_count: u32,           // k values in this chunk (rows of the bound part of b when not transposed)
-  n_begin: u32,           // first output column of this chunk (row 0 of the bound part of b when transposed)
-  n_count: u32,           // output columns in this chunk
-  b_batch_stride: u32,    // elements between batches of b, 0 when b is shared
-}
+// Params and the loads load_a4, load_b_column4 / load_b_row4.
+#include "lib/matmul_loads.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 #if ${VEC4}
@@ -65,71 +58,8 @@ struct Params {
 @group(0) @binding(${RESIDUAL_BINDING}) var<storage, read> residual: array<f32>;
 #endif
 
-// a[a_row, k_begin + k .. +3]; a_row is the element index of the row's start. Past k_count: 0.
-fn load_a4(a_row: u32, k: u32) -> vec4f {
-#if ${VEC4}
-  return a[(a_row + params.k_begin + k) / 4u];
-#else
-  let last = params.k_count - 1u;
-  let base = a_row + params.k_begin;
-  return vec4f(
-    select(0.0, a[base + min(k, last)], k < params.k_count),
-    select(0.0, a[base + min(k + 1u, last)], k + 1u < params.k_count),
-    select(0.0, a[base + min(k + 2u, last)], k + 2u < params.k_count),
-    select(0.0, a[base + min(k + 3u, last)], k + 3u < params.k_count));
-#endif
-}
-
-#if ${TRANSPOSE_B}
-// b'[k .. k+3, n] = b[n, k .. k+3]: four k of one output column (n is clamped by the caller).
-fn load_b_column4(b_batch: u32, n: u32, k: u32) -> vec4f {
-  let row = b_batch + (n - params.n_begin) * params.K;
-#if ${VEC4}
-  return b[(row + k) / 4u];
-#else
-  let last = params.k_count - 1u;
-  return vec4f(b[row + min(k, last)], b[row + min(k + 1u, last)], b[row + min(k + 2u, last)], b[row + min(k + 3u, last)]);
-#endif
-}
-#else
-// b'[k, n .. n+3] = b[k, n .. n+3]: one k of four output columns (n is the first, clamped).
-fn load_b_row4(b_batch: u32, k: u32, n: u32) -> vec4f {
-  let row = b_batch + min(k, params.k_count - 1u) * params.N;
-#if ${VEC4}
-  return b[(row + n) / 4u];
-#else
-  let last = params.N - 1u;
-  return vec4f(b[row + n], b[row + min(n + 1u, last)], b[row + min(n + 2u, last)], b[row + min(n + 3u, last)]);
-#endif
-}
-#endif
-
-// activation(x), chosen by the defines of src/ops/activation.ts.
-#include "lib/activation.wgsl"
-
-// Finish 4 adjacent outputs of one row: add earlier chunks' partial sums, then the epilogue.
-fn store_row(z: u32, m: u32, n: u32, acc: vec4f) {
-  if (m >= params.M) { return; }
-  let n_end = params.n_begin + params.n_count;
-  for (var j = 0u; j < 4u; j++) {
-    if (n + j >= n_end) { return; }
-    let o = (z * params.M + m) * params.N + n + j;
-    var v = acc[j];
-#if ${ACCUMULATE}
-    v += out[o];
-#endif
-#if ${EPILOGUE}
-#if ${BIAS}
-    v += bias[n + j];
-#endif
-    v = activation(v);
-#if ${RESIDUAL}
-    v += residual[o];
-#endif
-#endif
-    out[o] = v;
-  }
-}
+// store_row: the chunk sum and the bias/activation/residual epilogue.
+#include "lib/epilogue.wgsl"
 
 // acc += a[4 k] · b'[4 k × 4 n] for one row: the 4×4 block is given as its 4 rows b0..b3.
 fn fma_row(acc: vec4f, a4: vec4f, b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f) -> vec4f {

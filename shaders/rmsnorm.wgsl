@@ -8,13 +8,9 @@
 // grid's x and y). Lane `l` of a row holds vectors l, l + LANES, … in registers (PER_LANE of
 // them), so consecutive lanes read consecutive vectors and the row is read once: one pass
 // sums the squares, a row sum totals them, and a second pass over the registers scales and
-// writes. The row sum is done one of three ways (src/ops/row-tiling.ts picks):
-//   ONE_SUBGROUP:  a row is one subgroup (LANES = the fixed subgroup size): one subgroupAdd,
-//                  no barrier. Best where barriers are dear (lavapipe runs a workgroup's
-//                  invocations as coroutines on one CPU thread) and fine on GPUs.
-//   SUBGROUPS:     a row is a workgroup (ROWS = 1) of any subgroup size: subgroupAdd, the
-//                  subgroups' totals in workgroup memory, one barrier, each lane adds them up.
-//   WORKGROUP_TREE: no subgroups: a tree reduction over workgroup memory within each row.
+// writes. The row sum (lib/row_sum.wgsl) is done one of the three ways of lib/row_reduce.wgsl
+// (one subgroup per row, subgroups and a barrier, or a workgroup tree; src/ops/row-tiling.ts
+// picks).
 // Lanes of a row past the last row of the grid compute on zeros and store nothing (no early
 // return, so barriers and subgroup operations stay in uniform control flow).
 #if ${SUBGROUPS}
@@ -52,38 +48,7 @@ fn components_sum(v: V) -> f32 {
 #endif
 }
 
-#if ${ONE_SUBGROUP}
-/** Sum of `value` over the row's lanes (= its subgroup); every lane gets the total. */
-fn row_sum(value: f32, lane: u32, subgroup_lane: u32, subgroup_size: u32) -> f32 {
-  return subgroupAdd(value);
-}
-#elif ${SUBGROUPS}
-// One total per subgroup; subgroups have at least 4 invocations.
-var<workgroup> subgroup_totals: array<f32, (LANES + 3u) / 4u>;
-
-/** Sum of `value` over the row's lanes (= the workgroup); every lane gets the total. */
-fn row_sum(value: f32, lane: u32, subgroup_lane: u32, subgroup_size: u32) -> f32 {
-  let subgroup_total = subgroupAdd(value);
-  if (subgroup_lane == 0u) { subgroup_totals[lane / subgroup_size] = subgroup_total; }
-  workgroupBarrier();
-  var total = 0.0;
-  for (var i = 0u; i < (LANES + subgroup_size - 1u) / subgroup_size; i++) { total += subgroup_totals[i]; }
-  return total;
-}
-#else
-var<workgroup> partial: array<f32, LANES * ROWS>;
-
-/** Sum of `value` over the row's lanes (workgroup slots lane − lane % LANES, …); every lane gets the total. */
-fn row_sum(value: f32, lane: u32) -> f32 {
-  partial[lane] = value;
-  workgroupBarrier();
-  for (var step = LANES / 2u; step > 0u; step /= 2u) {
-    if (lane % LANES < step) { partial[lane] += partial[lane + step]; }
-    workgroupBarrier();
-  }
-  return partial[lane - lane % LANES];
-}
-#endif
+#include "lib/row_sum.wgsl"
 
 @compute @workgroup_size(LANES * ROWS)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32,
@@ -112,9 +77,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
 #if ${SUBGROUPS}
-  let mean_square = row_sum(squares, lane, subgroup_lane, subgroup_size) / f32(params.d);
+  let mean_square = row_reduce(squares, lane, subgroup_lane, subgroup_size) / f32(params.d);
 #else
-  let mean_square = row_sum(squares, lane) / f32(params.d);
+  let mean_square = row_reduce(squares, lane) / f32(params.d);
 #endif
   let inv_rms = inverseSqrt(mean_square + params.eps);
 

@@ -1,5 +1,5 @@
 // The activation functions, shared by the elementwise kernel (unary.wgsl) and the matmul
-// epilogues (matmul.wgsl, matvec.wgsl), which include this file. One of GELU_TANH, GELU_ERF,
+// epilogue (lib/epilogue.wgsl), which include this file. One of GELU_TANH, GELU_ERF,
 // SILU, RELU is set (src/ops/activation.ts), or none for the identity.
 
 #if ${GELU_ERF}

@@ -1,6 +1,11 @@
 import activation from '../../shaders/lib/activation.wgsl';
 import advance from '../../shaders/lib/advance.wgsl';
+import epilogue from '../../shaders/lib/epilogue.wgsl';
 import erf from '../../shaders/lib/erf.wgsl';
+import matmulLoads from '../../shaders/lib/matmul_loads.wgsl';
+import rowBest from '../../shaders/lib/row_best.wgsl';
+import rowReduce from '../../shaders/lib/row_reduce.wgsl';
+import rowSum from '../../shaders/lib/row_sum.wgsl';
 import sincos from '../../shaders/lib/sincos.wgsl';
 
 /**
@@ -12,6 +17,11 @@ import sincos from '../../shaders/lib/sincos.wgsl';
 export const WGSL_LIBRARY: Readonly<Record<string, string>> = {
   'lib/activation.wgsl': activation,
   'lib/advance.wgsl': advance,
+  'lib/epilogue.wgsl': epilogue,
   'lib/erf.wgsl': erf,
+  'lib/matmul_loads.wgsl': matmulLoads,
+  'lib/row_best.wgsl': rowBest,
+  'lib/row_reduce.wgsl': rowReduce,
+  'lib/row_sum.wgsl': rowSum,
   'lib/sincos.wgsl': sincos,
 };
