@@ -2,6 +2,7 @@ import { BYTES_PER_ELEMENT, formatShape, fromF16Array, shapeSize, toF16Array, ty
 import { DeviceLostError, KernelError, LimitError, noAdapterMessage, NoAdapterError, WebGPUUnavailableError } from './errors.ts';
 import { BufferPool } from './pool.ts';
 import { Tensor, type TensorRef } from './tensor.ts';
+import { tuningProfileFor, type AdapterDescription, type TuningOverrides, type TuningProfile } from './tuning.ts';
 
 /** A range of a buffer bound to one storage binding. */
 export interface BufferSlice {
@@ -59,6 +60,8 @@ export interface CreateDeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Leave out optional features, e.g. to test the code paths that do without them. */
   disableFeatures?: string[];
+  /** Change the tuning profile the adapter picks (tests and benchmarks); see src/device/tuning.ts. */
+  tuning?: TuningOverrides;
 }
 
 const STORAGE_USAGE = 0x80 | 0x08 | 0x04; // STORAGE | COPY_DST | COPY_SRC (GPUBufferUsage is not global in Node)
@@ -114,7 +117,7 @@ export async function createDevice(options: CreateDeviceOptions = {}): Promise<G
       [...RAISED_LIMITS, 'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment'].map((k) => [k, device.limits[k as keyof GPUSupportedLimits] as number]),
     ) as DeviceReport['limits'],
   };
-  return new Gpu(api, device, report);
+  return new Gpu(api, device, report, options.tuning);
 }
 
 export interface PendingCheck {
@@ -142,12 +145,17 @@ export class Gpu {
   private lostMessage: string | null = null;
   private readonly lostPromise: Promise<never>;
   private liveBytes = 0;
+  /** Every kernel's performance choices for this adapter (src/device/tuning.ts). */
+  readonly tuning: TuningProfile;
 
   /**
    * `api` is the GPU object the adapter came from. Holding it matters in Node: if Dawn's
    * instance is garbage-collected, its event loop touches freed memory and the process crashes.
    */
-  constructor(readonly api: GPU, readonly device: GPUDevice, readonly report: DeviceReport) {
+  constructor(readonly api: GPU, readonly device: GPUDevice, readonly report: DeviceReport, tuning: TuningOverrides = {}) {
+    const info = (device as GPUDevice & { adapterInfo?: AdapterDescription }).adapterInfo;
+    const adapter = { ...report.adapter, subgroupMinSize: info?.subgroupMinSize, subgroupMaxSize: info?.subgroupMaxSize };
+    this.tuning = tuningProfileFor(adapter, report.features, report.limits, tuning);
     this.pool = new BufferPool(
       (bytes) => this.createBuffer(bytes, STORAGE_USAGE, 'tensor'),
       (buffer) => this.destroyBuffer(buffer),
@@ -177,9 +185,8 @@ export class Gpu {
    * a subgroup by broadcasting from lanes 0..7 need exactly this (matmul, the Llama decode step).
    */
   get broadcastLanes(): number | null {
-    const info = (this.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-    const size = info?.subgroupMinSize ?? 0;
-    return this.hasSubgroups && size >= 8 && info?.subgroupMaxSize === size ? size : null;
+    const size = this.tuning.subgroupSize;
+    return size !== null && size >= 8 ? size : null;
   }
   get hasTimestamps(): boolean {
     return this.report.features.includes('timestamp-query');

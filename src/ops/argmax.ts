@@ -6,11 +6,6 @@ import { expectDType, expectRank, required, runOp, slice, type OpDef } from './o
 import { grid1d, specialize, Uniforms } from './shader.ts';
 import { rowTiling, tilingDefines, tilingName } from './row-tiling.ts';
 
-/** Elements per lane up to which a subgroup takes a whole row (the row streams, so no register limit). */
-const MAX_PER_LANE = 128;
-/** Elements per lane aimed for when a row spreads over a whole workgroup. */
-const PER_LANE = 16;
-
 /** Index of the largest value in each row of x [rows, V] (the first on ties) → i32 [rows]. */
 export const argmaxOp: OpDef<Record<string, never>> = {
   name: 'argmax',
@@ -23,7 +18,7 @@ export const argmaxOp: OpDef<Record<string, never>> = {
   plan(gpu, inputs, outputs) {
     const x = inputs.x!;
     const [rows, v] = x.shape as [number, number];
-    const tiling = rowTiling(gpu, v, MAX_PER_LANE, PER_LANE);
+    const tiling = rowTiling(gpu, v, gpu.tuning.rowReductions.streamMaxPerLane, gpu.tuning.rowReductions.streamPerLane);
     const [gx, gy] = grid1d(Math.ceil(rows / tiling.rows), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = `argmax_${tilingName(tiling)}`;
     return [{

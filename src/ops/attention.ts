@@ -22,12 +22,6 @@ export interface AttentionAttrs {
 
 /** The kernels keep a query row (and its output accumulator) in registers: head_dim is capped. */
 export const MAX_HEAD_DIM = 128;
-/** Query rows per workgroup of the prefill kernel (one invocation each). */
-const BLOCK_Q = 64;
-/** Keys per workgroup-memory tile, at most; fewer when the K and V tiles of long heads would not fit. */
-const MAX_BLOCK_K = 64;
-/** Invocations splitting the keys of the decode kernel, at most. */
-const MAX_DECODE_THREADS = 64;
 
 function checkAttrs(attrs: AttentionAttrs): number {
   const { numHeads, headDim } = attrs;
@@ -118,7 +112,7 @@ export const attentionOp: OpDef<AttentionAttrs> = {
     let dispatch: Dispatch;
     if (Tq === 1) {
       // Decode: keys split over THREADS invocations, whose partial accumulators must fit in workgroup memory.
-      let threads = MAX_DECODE_THREADS;
+      let threads = gpu.tuning.attention.maxDecodeThreads;
       while (threads > 1 && 16 * (threads * headVec4 + headVec4) + 8 * threads > workgroupBytes) threads /= 2;
       const kernel = `attention_decode_d${headDim}`;
       const code = specialize(kernel, decodeSource, { ...defines, THREADS: threads });
@@ -126,10 +120,10 @@ export const attentionOp: OpDef<AttentionAttrs> = {
     } else {
       // Prefill: a K tile and a V tile of blockK rows of headDim floats each in workgroup memory.
       const fit = Math.floor(workgroupBytes / (2 * 16 * headVec4));
-      const blockK = Math.min(MAX_BLOCK_K, fit - (fit % 8)); // ≥ 32 for headDim ≤ 128 in 32 KiB
+      const blockK = Math.min(gpu.tuning.attention.maxBlockK, fit - (fit % 8)); // ≥ 32 for headDim ≤ 128 in 32 KiB
       const kernel = `attention_d${headDim}${attrs.causal ? '_causal' : ''}`;
-      const code = specialize(kernel, prefillSource, { ...defines, CAUSAL: !!attrs.causal, BLOCK_Q, BLOCK_K: blockK });
-      dispatch = { kernel, pipeline: gpu.pipeline(kernel, code), uniforms, bindings, workgroups: [Math.ceil(Tq / BLOCK_Q), numHeads, B], flops, bytes };
+      const code = specialize(kernel, prefillSource, { ...defines, CAUSAL: !!attrs.causal, BLOCK_Q: gpu.tuning.attention.blockQ, BLOCK_K: blockK });
+      dispatch = { kernel, pipeline: gpu.pipeline(kernel, code), uniforms, bindings, workgroups: [Math.ceil(Tq / gpu.tuning.attention.blockQ), numHeads, B], flops, bytes };
     }
     return [dispatch];
   },

@@ -10,8 +10,6 @@ export interface BinaryAttrs {
   op: 'add' | 'mul';
 }
 
-const WORKGROUP = 256;
-
 /** `out = a ⊕ b`, with b broadcast over a's leading dimensions (b's shape is a suffix of a's). */
 export const binaryOp: OpDef<BinaryAttrs> = {
   name: 'binary',
@@ -29,13 +27,14 @@ export const binaryOp: OpDef<BinaryAttrs> = {
   plan(gpu, inputs, outputs, attrs) {
     const a = inputs.a!, b = inputs.b!, out = outputs.out!;
     const count = shapeSize(a.shape);
-    const [x, y] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.workgroup;
+    const [x, y] = grid1d(Math.ceil(count / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = `binary_${attrs.op}`;
-    const code = specialize(kernel, source, { WORKGROUP, ADD: attrs.op === 'add', MUL: attrs.op === 'mul' });
+    const code = specialize(kernel, source, { WORKGROUP: workgroup, ADD: attrs.op === 'add', MUL: attrs.op === 'mul' });
     return [{
       kernel,
       pipeline: gpu.pipeline(kernel, code),
-      uniforms: new Uniforms().u32(count).u32(shapeSize(b.shape)).u32(x * WORKGROUP).finish(),
+      uniforms: new Uniforms().u32(count).u32(shapeSize(b.shape)).u32(x * workgroup).finish(),
       bindings: [slice(a), slice(b), slice(out)],
       workgroups: [x, y],
       flops: count,

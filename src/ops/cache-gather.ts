@@ -6,8 +6,6 @@ import source from '../../shaders/cache_gather.wgsl';
 import { expectDType, expectRank, expectShape, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
 
-const WORKGROUP = 256;
-
 /**
  * Reorder a KV cache between beams: dst[b, t, :] = src[index[b], t, :] for t < rows[0], in place
  * in `dst` (a second cache of the same shape: the copy cannot be done within one buffer).
@@ -37,11 +35,12 @@ export const cacheGatherOp: OpDef<Record<string, never>> = {
     if (src.buffer === dst.buffer && src.offset === dst.offset) throw new ShapeError(`cacheGather: src and dst ${formatShape(src.shape)} must be different buffers`);
     const [n, capacity, channels] = src.shape as [number, number, number];
     const count = n * capacity * channels;
-    const [x, y] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.workgroup;
+    const [x, y] = grid1d(Math.ceil(count / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     return [{
       kernel: 'cache_gather',
-      pipeline: gpu.pipeline('cache_gather', specialize('cache_gather', source, { WORKGROUP })),
-      uniforms: new Uniforms().u32(count).u32(capacity).u32(channels).u32(x * WORKGROUP).finish(),
+      pipeline: gpu.pipeline('cache_gather', specialize('cache_gather', source, { WORKGROUP: workgroup })),
+      uniforms: new Uniforms().u32(count).u32(capacity).u32(channels).u32(x * workgroup).finish(),
       bindings: [slice(src), slice(index), slice(rows), slice(dst)],
       workgroups: [x, y],
       bytes: 8 * count, // at most: the rows past rows[0] are skipped

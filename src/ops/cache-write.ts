@@ -6,8 +6,6 @@ import source from '../../shaders/cache_write.wgsl';
 import { expectDType, expectRank, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
 
-const WORKGROUP = 256;
-
 /**
  * Append `src` [B, T, C] to a KV cache [B, capacity, C] at row `position[0]`, in place.
  * The node has no outputs; the graph keeps it because it writes `cache` (a state).
@@ -33,11 +31,12 @@ export const cacheWriteOp: OpDef<Record<string, never>> = {
     const src = inputs.src!, cache = inputs.cache!, position = inputs.position!;
     const [batch, tokens, channels] = src.shape as [number, number, number];
     const count = batch * tokens * channels;
-    const [x, y] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.workgroup;
+    const [x, y] = grid1d(Math.ceil(count / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     return [{
       kernel: 'cache_write',
-      pipeline: gpu.pipeline('cache_write', specialize('cache_write', source, { WORKGROUP })),
-      uniforms: new Uniforms().u32(count).u32(tokens).u32(channels).u32(cache.shape[1]!).u32(x * WORKGROUP).finish(),
+      pipeline: gpu.pipeline('cache_write', specialize('cache_write', source, { WORKGROUP: workgroup })),
+      uniforms: new Uniforms().u32(count).u32(tokens).u32(channels).u32(cache.shape[1]!).u32(x * workgroup).finish(),
       bindings: [slice(src), slice(position), slice(cache)],
       workgroups: [x, y],
       bytes: 8 * count,

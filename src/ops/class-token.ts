@@ -6,8 +6,6 @@ import source from '../../shaders/class_token.wgsl';
 import { expectDType, expectRank, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
 
-const WORKGROUP = 256;
-
 /**
  * ViT's token sequence: `out = concat(cls, patches) + positions`, per image. `patches` [B, N, D]
  * (the patch embeddings), `cls` with D elements (any shape, e.g. HF's [1, 1, D]), `positions`
@@ -32,12 +30,13 @@ export const classTokenOp: OpDef<Record<string, never>> = {
     const out = outputs.out!;
     const [, tokens, dim] = out.shape as [number, number, number];
     const count = shapeSize(out.shape);
-    const [x, y] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.workgroup;
+    const [x, y] = grid1d(Math.ceil(count / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = 'class_token';
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP })),
-      uniforms: new Uniforms().u32(count).u32(tokens).u32(dim).u32(x * WORKGROUP).finish(),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP: workgroup })),
+      uniforms: new Uniforms().u32(count).u32(tokens).u32(dim).u32(x * workgroup).finish(),
       bindings: [slice(inputs.patches!), slice(inputs.cls!), slice(inputs.positions!), slice(out)],
       workgroups: [x, y],
       flops: count,

@@ -8,12 +8,6 @@ import { expectDType, expectShape, required, runOp, slice, type OpDef } from './
 import { specialize, Uniforms } from './shader.ts';
 
 /**
- * Invocations of the single workgroup per batch entry: one subgroup on lavapipe (8 wide), so
- * that the one barrier does not switch between coroutines; each takes whole heads.
- */
-const THREADS = 8;
-
-/**
  * One decode step of attention and its output projection, for small models: `qkv` [B, 1,
  * (H + 2·KVH)·D], `o` [N, H·D], `residual` [B, 1, N] → `out` = residual + attention · oᵀ [B, 1, N],
  * with the caches updated as decodeAttentionOp does. One dispatch instead of two; each head walks
@@ -45,7 +39,7 @@ export const decodeAttentionProjectOp: OpDef<DecodeAttentionAttrs> = {
       throw new LimitError(`decodeAttentionProject: numHeads·headDim = ${width} floats exceed maxComputeWorkgroupStorageSize (${gpu.limits.maxComputeWorkgroupStorageSize} bytes)`);
     }
     const kernel = `decode_attention_project_d${headDim}_w${width}${theta === undefined ? '' : '_rope'}`;
-    const code = specialize(kernel, source, { HEAD_DIM: headDim, ATTN_DIM: width, THREADS, ROPE: theta !== undefined });
+    const code = specialize(kernel, source, { HEAD_DIM: headDim, ATTN_DIM: width, THREADS: gpu.tuning.decodeAttention.projectThreads, ROPE: theta !== undefined });
     const capacity = kCache.shape[1]!;
     return [{
       kernel,

@@ -18,13 +18,6 @@ export interface DecodeAttentionAttrs {
 }
 
 /**
- * Invocations splitting the keys (fewer when their partial outputs would not fit in workgroup
- * memory). Few, because lavapipe runs a workgroup's invocations as coroutines through each
- * barrier: 16 costs a third of 64 there, and one decode step has little work to share anyway.
- */
-const THREADS = 16;
-
-/**
  * One decode step of attention from a fused projection: `qkv` [B, 1, (H + 2·KVH)·D] → `out`
  * [B, 1, H·D], with q and k rotated (when `theta` is given), k and v appended to `kCache`,
  * `vCache` [B, capacity, KVH·D] at row position[0], and the query attending to rows
@@ -64,7 +57,7 @@ export const decodeAttentionOp: OpDef<DecodeAttentionAttrs> = {
     const { numHeads, numKVHeads, headDim, theta } = attrs;
     const qkv = inputs.qkv!, kCache = inputs.kCache!;
     const [B] = qkv.shape as [number];
-    let threads = THREADS;
+    let threads = gpu.tuning.decodeAttention.threads; // fewer when the partial outputs would not fit in workgroup memory
     while (threads > 1 && 4 * (threads * headDim + 2 * threads + 3 * headDim) > gpu.limits.maxComputeWorkgroupStorageSize) threads /= 2;
     const kernel = `decode_attention_d${headDim}${theta === undefined ? '' : '_rope'}`;
     const code = specialize(kernel, source, { HEAD_DIM: headDim, THREADS: threads, ROPE: theta !== undefined });

@@ -11,8 +11,6 @@ export interface DetokenizeAttrs {
   firstToken: number;
 }
 
-const WORKGROUP = 64;
-
 /**
  * Image tokens i32 [H, W] → RGBA8 pixels u32 [H·p, W·p], through a codebook u32 [K, p, p] of packed
  * RGBA8 patches. Tokens outside [firstToken, firstToken + K) give transparent black.
@@ -40,11 +38,12 @@ export const detokenizeOp: OpDef<DetokenizeAttrs> = {
     const [k, p] = codebook.shape as [number, number];
     const [outHeight, outWidth] = outputs.out!.shape as [number, number];
     const count = outHeight * outWidth;
-    const [gx, gy] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.imageWorkgroup;
+    const [gx, gy] = grid1d(Math.ceil(count / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     return [{
       kernel: 'detokenize',
-      pipeline: gpu.pipeline('detokenize', specialize('detokenize', source, { WORKGROUP })),
-      uniforms: new Uniforms().u32(outHeight).u32(outWidth).u32(w).u32(p).u32(k).i32(firstToken).u32(gx * WORKGROUP).finish(),
+      pipeline: gpu.pipeline('detokenize', specialize('detokenize', source, { WORKGROUP: workgroup })),
+      uniforms: new Uniforms().u32(outHeight).u32(outWidth).u32(w).u32(p).u32(k).i32(firstToken).u32(gx * workgroup).finish(),
       bindings: [slice(tokens), slice(codebook), slice(outputs.out!)],
       workgroups: [gx, gy],
       flops: 0,

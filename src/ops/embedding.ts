@@ -17,8 +17,6 @@ export interface EmbeddingAttrs {
   maxBindingBytes?: number;
 }
 
-const WORKGROUP = 256;
-
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
@@ -76,9 +74,10 @@ export const embeddingOp: OpDef<EmbeddingAttrs> = {
       throw new LimitError(`embedding: positions ${formatShape(positions.shape)} exceed the ${limit}-byte storage binding limit`);
     }
     const chunkRows = embeddingChunkRows(d, maxBytes, gpu.limits.minStorageBufferOffsetAlignment);
-    const [gx, gy] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.workgroup;
+    const [gx, gy] = grid1d(Math.ceil(count / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = `embedding${positions ? '_positions' : ''}${position ? '_offset' : ''}`;
-    const pipeline = gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP, POSITIONS: !!positions, DYNAMIC_OFFSET: !!position }));
+    const pipeline = gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP: workgroup, POSITIONS: !!positions, DYNAMIC_OFFSET: !!position }));
     const dispatches: Dispatch[] = [];
     for (let begin = 0; begin < vocab; begin += chunkRows) {
       const end = Math.min(vocab, begin + chunkRows);
@@ -88,7 +87,7 @@ export const embeddingOp: OpDef<EmbeddingAttrs> = {
         uniforms: new Uniforms()
           .u32(count).u32(d).u32(ids.shape[ids.shape.length - 1]!).u32(vocab)
           .u32(begin).u32(end).u32(begin === 0 ? 1 : 0).u32(positions?.shape[0] ?? 0)
-          .u32(gx * WORKGROUP).f32(attrs.scale ?? 1)
+          .u32(gx * workgroup).f32(attrs.scale ?? 1)
           .finish(),
         bindings: [
           slice(ids),

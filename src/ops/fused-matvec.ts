@@ -13,9 +13,6 @@ export interface FusedMatvecAttrs {
   eps?: number;
 }
 
-/** Invocations per workgroup, 4 output columns each. */
-const WORKGROUP = 8;
-
 /**
  * One token's `prologue(a) · bᵀ (+ residual)`, b stored [N, K]: a [..., 1, K] with 'rmsnorm'
  * (and `gain` [K]) or 'none', or a [..., 1, 2K] = gate | up with 'swiglu' → out [..., 1, N].
@@ -57,14 +54,15 @@ export const fusedMatvecOp: OpDef<FusedMatvecAttrs> = {
     }
     const rmsnorm = attrs.prologue === 'rmsnorm';
     const kernel = `fused_matvec_${attrs.prologue}${residual ? '_residual' : ''}`;
-    const code = specialize(kernel, source, { WORKGROUP, RMSNORM: rmsnorm, SWIGLU: attrs.prologue === 'swiglu', RESIDUAL: !!residual, RESIDUAL_BINDING: rmsnorm ? 5 : 4 });
+    const workgroup = gpu.tuning.fusedMatvec.workgroup; // invocations, 4 output columns each
+    const code = specialize(kernel, source, { WORKGROUP: workgroup, RMSNORM: rmsnorm, SWIGLU: attrs.prologue === 'swiglu', RESIDUAL: !!residual, RESIDUAL_BINDING: rmsnorm ? 5 : 4 });
     const bindings = [slice(a), weight, slice(outputs.out!), ...(rmsnorm ? [slice(inputs.gain!)] : []), ...(residual ? [slice(residual)] : [])];
     return [{
       kernel,
       pipeline: gpu.pipeline(kernel, code),
       uniforms: new Uniforms().u32(N).u32(K).f32(attrs.eps ?? 1e-6).finish(),
       bindings,
-      workgroups: [Math.ceil(N / (4 * WORKGROUP))],
+      workgroups: [Math.ceil(N / (4 * workgroup))],
       flops: 2 * N * K,
       bytes: 4 * (N * K + K + N),
     }];

@@ -22,7 +22,7 @@ export { fusedMatvec, fusedMatvecOp, type FusedMatvecAttrs } from './fused-matve
 export { decodeAttention, decodeAttentionOp, type DecodeAttentionAttrs } from './decode-attention.ts';
 export { decodeAttentionProject, decodeAttentionProjectOp } from './decode-attention-project.ts';
 export {
-  llamaDecodeStep, llamaDecodeStepOp, llamaDecodeStepSize, LlamaStepTexture, llamaDecodeStepUnfit, packLlamaDecodeStepWeights, LLAMA_DECODE_STEP_MAX_WEIGHTS,
+  llamaDecodeStep, llamaDecodeStepOp, llamaDecodeStepSize, LlamaStepTexture, llamaDecodeStepUnfit, packLlamaDecodeStepWeights,
   type LlamaDecodeStepAttrs, type LlamaStepShape, type LlamaStepWeights,
 } from './llama-decode-step.ts';
 export { detokenize, detokenizeOp, type DetokenizeAttrs } from './detokenize.ts';

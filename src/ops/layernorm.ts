@@ -15,8 +15,6 @@ export interface NormAttrs {
 const MAX_LANES = 256;
 /** Registers per lane that hold the row; caps D at 32·256 (scalar rows) or 4·32·256 (vec4 rows). */
 const MAX_PER_LANE = 32;
-/** Registers per lane aimed for when a row spreads over a whole workgroup. */
-const PER_LANE = 8;
 
 /** Checks shared by both norms; returns the outputs (`sum` only when a residual is added). */
 function inferNorm(op: string, inputs: Named<TensorSpec>, withBias: boolean): Record<string, TensorSpec> {
@@ -51,7 +49,7 @@ function planNorm(gpu: Gpu, name: 'layernorm' | 'rmsnorm', source: string, input
   const rows = shapeSize(x.shape) / d;
   const vec4 = d % 4 === 0;
   const width = vec4 ? d / 4 : d;
-  const tiling = rowTiling(gpu, width, MAX_PER_LANE, PER_LANE);
+  const tiling = rowTiling(gpu, width, MAX_PER_LANE, Math.min(gpu.tuning.rowReductions.heldPerLane, MAX_PER_LANE));
   const perLane = Math.ceil(width / tiling.lanes);
   const [gx, gy] = grid1d(Math.ceil(rows / tiling.rows), gpu.limits.maxComputeWorkgroupsPerDimension);
   const kernel = `${name}_${vec4 ? 'vec4' : 'f32'}_${tilingName(tiling)}x${perLane}${residual ? '_residual' : ''}`;

@@ -26,23 +26,10 @@ export interface LlamaDecodeStepAttrs {
 }
 
 /**
- * Invocations of the one workgroup. lavapipe runs a workgroup 8 invocations at a time (one SIMD
- * vector) and switches between those groups at every barrier; 32 keeps that cheap while every
- * projection still has rows for all invocations.
- */
-const THREADS = 32;
-
-/**
- * The most weights (floats, packed) a model may have for this kernel: one workgroup runs on one
- * core (or one compute unit), so beyond a few million parameters the multi-dispatch path, which
- * spreads each projection over the whole device, is the faster one.
- */
-export const LLAMA_DECODE_STEP_MAX_WEIGHTS = 4 * 1024 * 1024;
-
-/**
  * vec4s (texels) per row of the weight texture: a power of two, so that the kernel finds a texel
- * with a mask and a shift. The largest packing (LLAMA_DECODE_STEP_MAX_WEIGHTS) is then 512 rows,
- * within the 8192 every WebGPU device allows (maxTextureDimension2D).
+ * with a mask and a shift. The largest packing the CPU-rasterizer profile allows
+ * (gpu.tuning.llamaDecodeStep.maxWeights, 4 Mi floats) is then 512 rows, within the 8192 every
+ * WebGPU device allows (maxTextureDimension2D).
  */
 const TEXTURE_WIDTH = 2048;
 
@@ -157,21 +144,22 @@ export function packLlamaDecodeStepWeights(s: LlamaStepShape, w: LlamaStepWeight
 /** vec4s of x and of act (one size, so that one function reads either): D, Q or F floats. */
 const activationVec4s = (s: LlamaStepShape) => pad4(Math.max(s.dim, s.numHeads * s.headDim, s.hiddenDim)) / 4;
 
-/** Bytes of workgroup memory the kernel declares for this shape. */
-export function llamaDecodeStepWorkgroupBytes(s: LlamaStepShape): number {
+/** Bytes of workgroup memory the kernel declares for this shape and `threads` invocations. */
+export function llamaDecodeStepWorkgroupBytes(s: LlamaStepShape, threads: number): number {
   // x, act, q|k|v, and per invocation: a partial Σ x², and (greedy variant) its best logit and id.
-  return 16 * (2 * activationVec4s(s) + pad4((s.numHeads + 2 * s.numKVHeads) * s.headDim) / 4) + 4 * 3 * THREADS;
+  return 16 * (2 * activationVec4s(s) + pad4((s.numHeads + 2 * s.numKVHeads) * s.headDim) / 4) + 4 * 3 * threads;
 }
 
 /**
  * Why this device cannot run the one-dispatch step for a model of this shape, or null when it
- * can: the packed weights must be at most LLAMA_DECODE_STEP_MAX_WEIGHTS, the activations must fit
- * in workgroup memory, and heads must have an even width.
+ * can: the packed weights must be at most gpu.tuning.llamaDecodeStep.maxWeights (beyond, the
+ * multi-dispatch path is faster), the activations must fit in workgroup memory, and heads must
+ * have an even width.
  */
 export function llamaDecodeStepUnfit(gpu: Gpu, s: LlamaStepShape): string | null {
-  const size = llamaDecodeStepSize(s);
-  if (size > LLAMA_DECODE_STEP_MAX_WEIGHTS) return `its ${size} packed weights exceed the kernel's limit of ${LLAMA_DECODE_STEP_MAX_WEIGHTS}`;
-  const bytes = llamaDecodeStepWorkgroupBytes(s);
+  const size = llamaDecodeStepSize(s), { maxWeights, threads } = gpu.tuning.llamaDecodeStep;
+  if (size > maxWeights) return `its ${size} packed weights exceed this adapter's limit of ${maxWeights} for the one-dispatch step`;
+  const bytes = llamaDecodeStepWorkgroupBytes(s, threads);
   if (bytes > gpu.limits.maxComputeWorkgroupStorageSize) return `its activations (${bytes} bytes) exceed maxComputeWorkgroupStorageSize (${gpu.limits.maxComputeWorkgroupStorageSize} bytes)`;
   if (s.headDim % 2 !== 0) return `headDim ${s.headDim} is odd (RoPE turns pairs)`;
   return null;
@@ -226,7 +214,7 @@ export const llamaDecodeStepOp: OpDef<LlamaDecodeStepAttrs> = {
     const subgroups = gpu.broadcastLanes !== null;
     const kernel = `llama_decode_step_d${s.dim}_f${s.hiddenDim}_q${s.numHeads * s.headDim}_hd${s.headDim}${advance ? '_advance' : ''}${subgroups ? '_subgroups' : ''}`;
     const qkvRows = (s.numHeads + 2 * s.numKVHeads) * s.headDim;
-    const code = specialize(kernel, source, { ADVANCE: advance, VEC4S: activationVec4s(s), QKV4: pad4(qkvRows) / 4, HEAD_DIM: s.headDim, CHUNK: s.headDim % 4 === 0 ? 4 : 2, THREADS, TEXTURE_WIDTH, SUBGROUPS: subgroups });
+    const code = specialize(kernel, source, { ADVANCE: advance, VEC4S: activationVec4s(s), QKV4: pad4(qkvRows) / 4, HEAD_DIM: s.headDim, CHUNK: s.headDim % 4 === 0 ? 4 : 2, THREADS: gpu.tuning.llamaDecodeStep.threads, TEXTURE_WIDTH, SUBGROUPS: subgroups });
     const uniforms = new Uniforms()
       .u32(s.dim).u32(s.hiddenDim).u32(pad4(s.dim) / 4).u32(pad4(s.numHeads * s.headDim) / 4).u32(pad4(s.hiddenDim) / 4).u32(s.numLayers).u32(s.vocabSize).u32(s.numHeads).u32(s.numHeads / s.numKVHeads).u32(s.numKVHeads * s.headDim).u32(rows).u32(qkvRows)
       .f32(s.eps).f32(Math.LOG2E / Math.sqrt(s.headDim)).f32(Math.log2(s.ropeTheta))

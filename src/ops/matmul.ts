@@ -21,21 +21,8 @@ export interface MatmulAttrs {
   maxBindingBytes?: number;
 }
 
-/**
- * 16-row blocks per workgroup of the tiled kernel. The blocks share their columns, so
- * b's panel is reused from cache by all of them: 4 blocks ran 1.5× faster than 1 on lavapipe.
- */
-const ROW_BLOCKS = 4;
-/** Output columns per workgroup of the matrix-vector kernel. */
+/** Output columns per workgroup of the matrix-vector kernel (its 16 invocations, 4 columns each). */
 const MATVEC_COLUMNS = 64;
-/** Most rows of a that one matrix-vector workgroup applies each loaded weight to. */
-const MATVEC_ROWS = 8;
-/**
- * Largest M that runs the matrix-vector kernel (in row groups of at most MATVEC_ROWS). On
- * lavapipe it was as fast as the tiled kernel or faster (up to 1.5×) for M ≤ 8, and about 2× faster
- * for 8 < M ≤ 16 (2 row groups against one 32-row block of the tiled kernel).
- */
-const MATVEC_MAX_M = 16;
 
 interface Dims {
   /** Batches of b: 1 when b is shared, whose batches of a are folded into M. */
@@ -74,12 +61,14 @@ function dims(inputs: Named<TensorSpec>, attrs: MatmulAttrs): Dims {
 
 /**
  * Rows per workgroup of the matrix-vector kernel for M rows (1, 2, 4 or 8: the smallest that
- * covers M, else 8 in several row groups), or null when M is for the tiled kernel.
+ * covers M, else gpu.tuning.matvec.maxRows in several row groups), or null when M is for the
+ * tiled kernel (M > gpu.tuning.matvec.maxM).
  */
-function matvecRows(M: number): number | null {
-  if (M > MATVEC_MAX_M) return null;
+function matvecRows(gpu: Gpu, M: number): number | null {
+  const { maxM, maxRows } = gpu.tuning.matvec;
+  if (M > maxM) return null;
   let rows = 1;
-  while (rows < M && rows < MATVEC_ROWS) rows *= 2;
+  while (rows < M && rows < maxRows) rows *= 2;
   return rows;
 }
 
@@ -132,8 +121,8 @@ function checkBindable(gpu: Gpu, t: TensorRef, name: string): void {
 /**
  * out = activation(a · op(b) + bias) + residual, op(b) = b or bᵀ. a is [...batch, M, K]; b is
  * [K, N] ([N, K] with transposeB), or batched like a; bias is [N]; residual has out's shape.
- * A shared (2-D) b treats a's batch dimensions as more rows. Up to MATVEC_MAX_M rows run the
- * matrix-vector kernel, which reads each weight once for up to 8 rows; more the register-tiled one.
+ * A shared (2-D) b treats a's batch dimensions as more rows. Up to gpu.tuning.matvec.maxM rows run
+ * the matrix-vector kernel, which reads each weight once for up to 8 rows; more the register-tiled one.
  */
 export const matmulOp: OpDef<MatmulAttrs> = {
   name: 'matmul',
@@ -160,7 +149,8 @@ export const matmulOp: OpDef<MatmulAttrs> = {
     checkBindable(gpu, out, 'out');
     if (residual) checkBindable(gpu, residual, 'residual');
     const chunks = chunksOfB(b, d, transposeB, maxBindingBytes, gpu.limits.minStorageBufferOffsetAlignment);
-    const matvecRowCount = matvecRows(d.M);
+    const matvecRowCount = matvecRows(gpu, d.M);
+    const rowBlocks = gpu.tuning.matmul.rowBlocks;
     const matvec = matvecRowCount !== null;
     const vec4 = d.K % 4 === 0 && (transposeB || d.N % 4 === 0);
     // Rows of a are shared by subgroup broadcasts when a subgroup (one row block's lanes) has a fixed
@@ -178,7 +168,7 @@ export const matmulOp: OpDef<MatmulAttrs> = {
         VEC4: vec4,
         SUBGROUPS: subgroupLanes !== null,
         LANES: lanes,
-        ROW_BLOCKS: ROW_BLOCKS,
+        ROW_BLOCKS: rowBlocks,
         ROWS: matvecRowCount ?? 0,
         ROWS_2: (matvecRowCount ?? 0) >= 2,
         ROWS_4: (matvecRowCount ?? 0) >= 4,
@@ -208,7 +198,7 @@ export const matmulOp: OpDef<MatmulAttrs> = {
       const uniforms = new Uniforms().u32(d.M).u32(d.N).u32(d.K).u32(chunk.k).u32(chunk.kCount).u32(chunk.n).u32(chunk.nCount).u32(bBatchStride);
       const workgroups: [number, number, number] = matvec
         ? [Math.ceil(chunk.nCount / MATVEC_COLUMNS), Math.ceil(d.M / matvecRowCount), d.batch]
-        : [Math.ceil(chunk.nCount / (4 * lanes)), Math.ceil(d.M / (16 * ROW_BLOCKS)), d.batch];
+        : [Math.ceil(chunk.nCount / (4 * lanes)), Math.ceil(d.M / (16 * rowBlocks)), d.batch];
       return { kernel, pipeline: gpu.pipeline(kernel, code), uniforms: uniforms.finish(), bindings, workgroups, flops, bytes };
     });
   },

@@ -10,8 +10,6 @@ export interface PatchEmbedAttrs {
   patchSize: number;
 }
 
-const TILE = 16;
-
 /** ViT patch embedding: Conv2d(C → D, kernel = stride = patchSize) of image [B, C, H, W], flattened to [B, N, D]. */
 export const patchEmbedOp: OpDef<PatchEmbedAttrs> = {
   name: 'patch_embed',
@@ -38,12 +36,13 @@ export const patchEmbedOp: OpDef<PatchEmbedAttrs> = {
     const d = weight.shape[0]!;
     const n = (h / p) * (w / p), m = b * n, k = c * p * p;
     const kernel = 'patch_embed';
+    const tile = gpu.tuning.patchEmbed.tile;
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { TILE })),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { TILE: tile })),
       uniforms: new Uniforms().u32(m).u32(d).u32(k).u32(p).u32(n).u32(w / p).u32(h).u32(w).u32(c).finish(),
       bindings: [slice(image), slice(weight), slice(inputs.bias!), slice(outputs.out!)],
-      workgroups: [Math.ceil(d / TILE), Math.ceil(m / TILE)],
+      workgroups: [Math.ceil(d / tile), Math.ceil(m / tile)],
       flops: 2 * m * d * k,
       bytes: 4 * (m * k + d * k + m * d),
     }];

@@ -10,8 +10,6 @@ export interface PatchifyAttrs {
   patchSize: number;
 }
 
-const WORKGROUP = 256;
-
 /**
  * Images [B, C, H, W] → patches [B, N, C·p·p], one row per p×p patch in raster order, its pixels in
  * Conv2d weight order. ViT's patch embedding is then `matmul(patches, weight as [D, C·p·p], transposeB)`,
@@ -32,12 +30,13 @@ export const patchifyOp: OpDef<PatchifyAttrs> = {
     const image = inputs.image!, out = outputs.out!;
     const [, c, h, w] = image.shape as [number, number, number, number];
     const count = shapeSize(out.shape);
-    const [x, y] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.workgroup;
+    const [x, y] = grid1d(Math.ceil(count / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = 'patchify';
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP })),
-      uniforms: new Uniforms().u32(count).u32(p).u32(w / p).u32((h / p) * (w / p)).u32(c).u32(h).u32(w).u32(x * WORKGROUP).finish(),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP: workgroup })),
+      uniforms: new Uniforms().u32(count).u32(p).u32(w / p).u32((h / p) * (w / p)).u32(c).u32(h).u32(w).u32(x * workgroup).finish(),
       bindings: [slice(image), slice(out)],
       workgroups: [x, y],
       flops: 0,

@@ -14,8 +14,6 @@ export interface QkvSplitAttrs {
   theta?: number;
 }
 
-const WORKGROUP = 256;
-
 /**
  * The glue between a fused q|k|v projection and attention against a KV cache: `qkv`
  * [B, T, (H + 2·KVH)·D] → `q` [B, T, H·D] (rotated when `theta` is given), while k (rotated)
@@ -54,14 +52,15 @@ export const qkvSplitOp: OpDef<QkvSplitAttrs> = {
     const qkv = inputs.qkv!, kCache = inputs.kCache!;
     const { numHeads, numKVHeads, headDim, theta } = attrs;
     const pairs = shapeSize(qkv.shape) / 2;
-    const [gx, gy] = grid1d(Math.ceil(pairs / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.workgroup;
+    const [gx, gy] = grid1d(Math.ceil(pairs / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = theta === undefined ? 'qkv_split' : 'qkv_split_rope';
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP, ROPE: theta !== undefined })),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP: workgroup, ROPE: theta !== undefined })),
       uniforms: new Uniforms()
         .u32(pairs).u32(qkv.shape[1]!).u32(((numHeads + 2 * numKVHeads) * headDim) / 2).u32((numHeads * headDim) / 2)
-        .u32((numKVHeads * headDim) / 2).u32(headDim / 2).u32(kCache.shape[1]!).u32(gx * WORKGROUP).f32(Math.log2(theta ?? 2))
+        .u32((numKVHeads * headDim) / 2).u32(headDim / 2).u32(kCache.shape[1]!).u32(gx * workgroup).f32(Math.log2(theta ?? 2))
         .finish(),
       bindings: [slice(qkv), slice(inputs.position!), slice(outputs.q!), slice(kCache), slice(inputs.vCache!)],
       workgroups: [gx, gy],

@@ -13,8 +13,6 @@ export interface RopeAttrs {
   theta: number;
 }
 
-const WORKGROUP = 256;
-
 /**
  * Rotary embedding of x [B, T, numHeads·headDim] in the Llama convention (adjacent pairs rotate),
  * for positions offset + t, where offset = position[0] when the `position` input is given, else 0.
@@ -39,12 +37,13 @@ export const ropeOp: OpDef<RopeAttrs> = {
   plan(gpu, inputs, outputs, attrs) {
     const x = inputs.x!, position = inputs.position;
     const pairs = shapeSize(x.shape) / 2;
-    const [gx, gy] = grid1d(Math.ceil(pairs / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.workgroup;
+    const [gx, gy] = grid1d(Math.ceil(pairs / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = position ? 'rope_offset' : 'rope';
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP, DYNAMIC_OFFSET: !!position })),
-      uniforms: new Uniforms().u32(pairs).u32(x.shape[1]!).u32(attrs.headDim / 2).u32(attrs.numHeads).u32(gx * WORKGROUP).f32(Math.log2(attrs.theta)).finish(),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP: workgroup, DYNAMIC_OFFSET: !!position })),
+      uniforms: new Uniforms().u32(pairs).u32(x.shape[1]!).u32(attrs.headDim / 2).u32(attrs.numHeads).u32(gx * workgroup).f32(Math.log2(attrs.theta)).finish(),
       bindings: [slice(x), slice(outputs.out!), ...(position ? [slice(position)] : [])],
       workgroups: [gx, gy],
       flops: 6 * pairs,

@@ -16,18 +16,13 @@ export interface RowTiling {
   rows: number;
 }
 
-/**
- * Invocations per workgroup when a workgroup holds several rows: large, because lavapipe pays
- * per workgroup (256 gave 1.5× the throughput of 64 for 1024×768 layernorm there).
- */
-const TARGET_WORKGROUP = 256;
+/** Most invocations a row-reduction kernel takes: 256 is what every WebGPU device allows. */
 const MAX_WORKGROUP = 256;
 
 /** The adapter's subgroup size when it is fixed (min = max), else null. */
 export function fixedSubgroupSize(gpu: Gpu): number | null {
-  const info = (gpu.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-  const size = info?.subgroupMinSize ?? 0;
-  return gpu.hasSubgroups && size >= 4 && size <= MAX_WORKGROUP && info?.subgroupMaxSize === size ? size : null;
+  const size = gpu.tuning.subgroupSize;
+  return size !== null && size >= 4 && size <= MAX_WORKGROUP ? size : null;
 }
 
 const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
@@ -35,16 +30,18 @@ const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 /**
  * Picks the tiling for rows of `width` items: a subgroup per row when each lane then handles at
  * most `maxPerLane` items, else enough lanes (up to `maxLanes`) that each handles about `perLane`.
+ * A workgroup that holds several rows has gpu.tuning.rowReductions.workgroup invocations.
  */
 export function rowTiling(gpu: Gpu, width: number, maxPerLane: number, perLane: number, maxLanes = MAX_WORKGROUP): RowTiling {
+  const target = gpu.tuning.rowReductions.workgroup;
   const subgroup = fixedSubgroupSize(gpu);
   if (subgroup !== null && width <= subgroup * maxPerLane) {
-    return { reduce: 'subgroup', lanes: subgroup, rows: Math.max(1, TARGET_WORKGROUP / subgroup) };
+    return { reduce: 'subgroup', lanes: subgroup, rows: Math.max(1, target / subgroup) };
   }
   const wanted = nextPow2(Math.ceil(width / perLane));
   if (gpu.hasSubgroups) return { reduce: 'subgroups', lanes: Math.min(maxLanes, Math.max(32, wanted)), rows: 1 };
   const lanes = Math.min(maxLanes, Math.max(4, wanted));
-  return { reduce: 'workgroup', lanes, rows: Math.max(1, TARGET_WORKGROUP / lanes) };
+  return { reduce: 'workgroup', lanes, rows: Math.max(1, target / lanes) };
 }
 
 /** The shader defines for a tiling (see the kernels' headers). */

@@ -7,11 +7,6 @@ import { expectDType, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
 import { rowTiling, tilingDefines, tilingName } from './row-tiling.ts';
 
-/** Elements per lane up to which a subgroup takes a whole row (the row streams, so no register limit). */
-const MAX_PER_LANE = 128;
-/** Elements per lane aimed for when a row spreads over a whole workgroup. */
-const PER_LANE = 16;
-
 /** Numerically stable softmax over the last dimension of `x`. */
 export const softmaxOp: OpDef<Record<string, never>> = {
   name: 'softmax',
@@ -25,7 +20,7 @@ export const softmaxOp: OpDef<Record<string, never>> = {
     const x = inputs.x!;
     const d = x.shape[x.shape.length - 1]!;
     const rows = shapeSize(x.shape) / d;
-    const tiling = rowTiling(gpu, d, MAX_PER_LANE, PER_LANE);
+    const tiling = rowTiling(gpu, d, gpu.tuning.rowReductions.streamMaxPerLane, gpu.tuning.rowReductions.streamPerLane);
     const [gx, gy] = grid1d(Math.ceil(rows / tiling.rows), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = `softmax_${tilingName(tiling)}`;
     return [{

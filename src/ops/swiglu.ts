@@ -6,8 +6,6 @@ import source from '../../shaders/swiglu.wgsl';
 import { expectDType, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
 
-const WORKGROUP = 256;
-
 /** `out = silu(gate) · up` where x [..., 2F] = gate | up (Llama's feed-forward gate) → out [..., F]. */
 export const swigluOp: OpDef<Record<string, never>> = {
   name: 'swiglu',
@@ -21,11 +19,12 @@ export const swigluOp: OpDef<Record<string, never>> = {
   plan(gpu, inputs, outputs) {
     const x = inputs.x!, out = outputs.out!;
     const count = shapeSize(out.shape);
-    const [gx, gy] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.workgroup;
+    const [gx, gy] = grid1d(Math.ceil(count / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     return [{
       kernel: 'swiglu',
-      pipeline: gpu.pipeline('swiglu', specialize('swiglu', source, { WORKGROUP })),
-      uniforms: new Uniforms().u32(count).u32(out.shape[out.shape.length - 1]!).u32(gx * WORKGROUP).finish(),
+      pipeline: gpu.pipeline('swiglu', specialize('swiglu', source, { WORKGROUP: workgroup })),
+      uniforms: new Uniforms().u32(count).u32(out.shape[out.shape.length - 1]!).u32(gx * workgroup).finish(),
       bindings: [slice(x), slice(out)],
       workgroups: [gx, gy],
       flops: 5 * count,

@@ -13,10 +13,6 @@ export interface TopKAttrs {
 
 /** Each lane keeps k values in registers, so a row spreads over at most this many lanes. */
 const MAX_LANES = 128;
-/** Elements per lane up to which a subgroup takes a whole row. */
-const MAX_PER_LANE = 128;
-/** Elements per lane aimed for when a row spreads over a whole workgroup. */
-const PER_LANE = 16;
 /** Each thread keeps k values in registers; beyond this a sort-based kernel would be the right tool. */
 const MAX_K = 128;
 
@@ -35,7 +31,7 @@ export const topKOp: OpDef<TopKAttrs> = {
   plan(gpu, inputs, outputs, { k }) {
     const x = inputs.x!;
     const [rows, v] = x.shape as [number, number];
-    const tiling = rowTiling(gpu, v, MAX_PER_LANE, PER_LANE, MAX_LANES);
+    const tiling = rowTiling(gpu, v, gpu.tuning.rowReductions.streamMaxPerLane, gpu.tuning.rowReductions.streamPerLane, MAX_LANES);
     const [gx, gy] = grid1d(Math.ceil(rows / tiling.rows), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = `topk_${k}_${tilingName(tiling)}`;
     return [{

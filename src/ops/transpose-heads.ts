@@ -5,8 +5,6 @@ import source from '../../shaders/transpose_heads.wgsl';
 import { expectDType, expectRank, required, runOp, slice, type OpDef } from './op.ts';
 import { grid1d, specialize, Uniforms } from './shader.ts';
 
-const WORKGROUP = 256;
-
 /**
  * `x` [B, X, Y, D] → [B, Y, X, D] (the middle axes swapped): splits attention heads out of rows,
  * [B, T, H, d] → [B, H, T, d], and merges them back.
@@ -24,12 +22,13 @@ export const transposeHeadsOp: OpDef<Record<string, never>> = {
     const x = inputs.x!;
     const [, dx, dy, d] = x.shape as [number, number, number, number];
     const count = shapeSize(x.shape);
-    const [gx, gy] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.workgroup;
+    const [gx, gy] = grid1d(Math.ceil(count / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = 'transpose_heads';
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP })),
-      uniforms: new Uniforms().u32(count).u32(dx).u32(dy).u32(d).u32(gx * WORKGROUP).finish(),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP: workgroup })),
+      uniforms: new Uniforms().u32(count).u32(dx).u32(dy).u32(d).u32(gx * workgroup).finish(),
       bindings: [slice(x), slice(outputs.out!)],
       workgroups: [gx, gy],
       flops: 0,

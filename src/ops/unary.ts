@@ -12,7 +12,6 @@ export interface UnaryAttrs {
   fn: UnaryFn;
 }
 
-const WORKGROUP = 256;
 /** Rough flops per element, for profiles. */
 const FLOPS: Record<UnaryFn, number> = { gelu_tanh: 12, gelu_erf: 16, silu: 4, relu: 1 };
 
@@ -28,13 +27,14 @@ export const unaryOp: OpDef<UnaryAttrs> = {
   plan(gpu, inputs, outputs, attrs) {
     const x = inputs.x!, out = outputs.out!;
     const count = shapeSize(x.shape);
-    const [gx, gy] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.workgroup;
+    const [gx, gy] = grid1d(Math.ceil(count / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = `unary_${attrs.fn}`;
-    const code = specialize(kernel, source, { WORKGROUP, ...activationDefines(attrs.fn) });
+    const code = specialize(kernel, source, { WORKGROUP: workgroup, ...activationDefines(attrs.fn) });
     return [{
       kernel,
       pipeline: gpu.pipeline(kernel, code),
-      uniforms: new Uniforms().u32(count).u32(gx * WORKGROUP).finish(),
+      uniforms: new Uniforms().u32(count).u32(gx * workgroup).finish(),
       bindings: [slice(x), slice(out)],
       workgroups: [gx, gy],
       flops: FLOPS[attrs.fn] * count,

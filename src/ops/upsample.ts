@@ -13,8 +13,6 @@ export interface UpsampleAttrs {
   mode: UpsampleMode;
 }
 
-const WORKGROUP = 64;
-
 /** Enlarge an RGBA8 image u32 [h, w] by an integer factor (nearest, or bilinear as PyTorch with align_corners=False). */
 export const upsampleOp: OpDef<UpsampleAttrs> = {
   name: 'upsample',
@@ -30,12 +28,13 @@ export const upsampleOp: OpDef<UpsampleAttrs> = {
   plan(gpu, inputs, outputs, { scale, mode }) {
     const [h, w] = inputs.image!.shape as [number, number];
     const count = h * w * scale * scale;
-    const [gx, gy] = grid1d(Math.ceil(count / WORKGROUP), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const workgroup = gpu.tuning.elementwise.imageWorkgroup;
+    const [gx, gy] = grid1d(Math.ceil(count / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
     const kernel = `upsample_${mode}`;
     return [{
       kernel,
-      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP, BILINEAR: mode === 'bilinear' })),
-      uniforms: new Uniforms().u32(h).u32(w).u32(w * scale).u32(scale).u32(count).u32(gx * WORKGROUP).finish(),
+      pipeline: gpu.pipeline(kernel, specialize(kernel, source, { WORKGROUP: workgroup, BILINEAR: mode === 'bilinear' })),
+      uniforms: new Uniforms().u32(h).u32(w).u32(w * scale).u32(scale).u32(count).u32(gx * workgroup).finish(),
       bindings: [slice(inputs.image!), slice(outputs.out!)],
       workgroups: [gx, gy],
       flops: mode === 'bilinear' ? 24 * count : 0,
