@@ -26,6 +26,7 @@ import { compile } from '../graph/compile.ts';
 import type { Value } from '../graph/graph.ts';
 import { advanceOp } from '../ops/advance.ts';
 import { llamaDecodeStepOp, llamaDecodeStepUnfit, LlamaStepTexture, packLlamaDecodeStepWeights, type LlamaStepShape } from '../ops/llama-decode-step.ts';
+import { SerialQueue } from '../runtime/serial.ts';
 import { Session } from '../runtime/session.ts';
 import { loadExpectedTensors, type HostTensor } from './checkpoint.ts';
 import type { KVCache, LmConfig, ModelFamily } from './decoder.ts';
@@ -232,8 +233,8 @@ export class LanguageModel {
   private readonly profiles = new Map<string, string>();
   /** f32 [V] per LogitMask key: 0 for an allowed token, MASKED_LOGIT for the rest, added to the decode logits. */
   private readonly logitMasks = new Map<string, Tensor>();
-  private busy = false;
-  private destroyed = false;
+  /** One call at a time, in call order (docs/runtime.md, Concurrency): all calls share the cache. */
+  private readonly queue = new SerialQueue('LanguageModel');
 
   private constructor(
     readonly gpu: Gpu,
@@ -549,24 +550,9 @@ export class LanguageModel {
     });
   }
 
-  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    this.beginUse();
-    try {
-      return await fn();
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  private beginUse(): void {
-    if (this.destroyed) throw new Error('LanguageModel: used after destroy()');
-    if (this.busy) throw new Error('LanguageModel: one logits() or generate() at a time (the KV cache is shared); finish or break out of the previous one first');
-    this.busy = true;
-  }
-
   /** The full logits [T, V] of a token sequence, row t predicting token t + 1. */
   logits(ids: readonly number[], options: LogitsOptions = {}): Promise<Float32Array> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       if (ids.length === 0) throw new ShapeError('logits: the sequence is empty');
       this.checkLength(ids.length, 'logits: the sequence');
       this.checkIds(ids);
@@ -591,7 +577,7 @@ export class LanguageModel {
    * prefill chunk. The KV cache is overwritten, like any `logits()` call.
    */
   attentionMaps(ids: readonly number[]): Promise<Float32Array[]> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       const n = ids.length;
       if (n === 0) throw new ShapeError('attentionMaps: the sequence is empty');
       this.checkLength(n, 'attentionMaps: the sequence');
@@ -675,7 +661,7 @@ export class LanguageModel {
     const mask = logitMaskOf(allowed, plan.banned);
     const eosMask = minNew > 0 && plan.eos.length > 0 ? logitMaskOf(allowed, [...plan.banned, ...plan.eos]) : mask;
 
-    this.beginUse();
+    const release = await this.queue.acquire();
     try {
       let position = await this.startSequence(ids);
       const text = new TextStreamer(this.tokenizer, ids[position]!);
@@ -742,7 +728,7 @@ export class LanguageModel {
         if (token) yield token;
       }
     } finally {
-      this.busy = false;
+      release();
     }
   }
 
@@ -883,10 +869,12 @@ export class LanguageModel {
     return [...this.profiles].map(([label, table]) => `${this.config.family} ${label}\n${table}`).join('\n\n');
   }
 
-  /** Free the GPU memory of the weights, the cache and every compiled graph. */
+  /** Reject queued and later calls; free the weights, the cache and every compiled graph once the running call ends. */
   destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
+    void this.queue.close(() => this.free());
+  }
+
+  private free(): void {
     this.twin?.destroy();
     for (const s of this.sessions.values()) s.destroy();
     this.sessions.clear();
