@@ -28,117 +28,19 @@ import { advanceOp } from '../ops/advance.ts';
 import { llamaDecodeStepOp, llamaDecodeStepUnfit, LlamaStepTexture, packLlamaDecodeStepWeights, type LlamaStepShape } from '../ops/llama-decode-step.ts';
 import { SerialQueue } from '../runtime/serial.ts';
 import { Session } from '../runtime/session.ts';
-import { loadExpectedTensors, type HostTensor } from './checkpoint.ts';
+import type { HostTensor } from './checkpoint.ts';
 import type { KVCache, LmConfig, ModelFamily } from './decoder.ts';
-import { CheckpointError } from './errors.ts';
-import { checkGenerationIds, generationConfigOf, readGenerationConfigFile, type GenerationConfig } from './generation-config.ts';
-import { gpt2, gpt2Config } from './gpt2.ts';
-import { listDirectory, readFileBytes, readFileText } from './io.ts';
-import { llama, llama2cLmConfig, llamaConfig } from './llama.ts';
-import { parseLlama2c } from './llama2c.ts';
-import { parseSafetensors } from './safetensors.ts';
-import { loadGpt2Tokenizer } from './tokenizers/gpt2.ts';
-import { parseLlama2cTokenizer } from './tokenizers/llama2c.ts';
+import type { GenerationConfig } from './generation-config.ts';
+import { readCheckpoint, readModelFiles, type LoadOptions, type ModelBuffers } from './lm/loader.ts';
+import { generationPlan, type GeneratedToken, type GenerateOptions, type TokenRange } from './lm/options.ts';
+import { chooseToken, mulberry32, sampleLogits, type SamplingSettings } from './lm/sampling.ts';
+import { TextStreamer } from './lm/text-streamer.ts';
 import type { Tokenizer } from './tokenizers/tokenizer.ts';
 
-export interface LoadOptions {
-  /** KV-cache length in tokens (default and at most: the model's context length). */
-  maxContext?: number;
-  /** Profile the first prefill chunk and the first decode step of each call, for `profileTable()`. */
-  profile?: boolean;
-  /** Names of stored tensors that are not the Transformer's (e.g. an image generator's `codebook`): not loaded, not an error. */
-  ignoreTensors?: readonly string[];
-  /**
-   * Decode a small Llama model with one kernel per token (llamaDecodeStep), when it fits that
-   * kernel's limits (default true); false keeps the per-layer decode graph.
-   */
-  fusedDecode?: boolean;
-  /**
-   * Told once, at load, when the generation config sets keys Tessera does not implement (e.g.
-   * `repetition_penalty`, or `num_beams` > 1: LanguageModel has no beam search): the message names
-   * them and says their defaults are used. Default: console.warn.
-   */
-  onWarning?: (message: string) => void;
-}
-
-export interface ModelBuffers {
-  /** A Hugging Face `config.json` (parsed) with `model.safetensors` bytes; absent for a llama2.c `.bin`. */
-  config?: Record<string, unknown>;
-  /** The folder's `generation_config.json` (parsed), when it has one; then config.json's generation keys are not used. */
-  generationConfig?: Record<string, unknown> | null;
-  weights: ArrayBuffer | ArrayBufferView;
-  tokenizer?: Tokenizer;
-  /** Named in error messages. */
-  source?: string;
-}
-
-/**
- * Each option overrides the model's generation config (`lm.generationConfig`), as HF's
- * generate(**kwargs) overrides `model.generation_config`.
- */
-export interface GenerateOptions {
-  /**
-   * Tokens to generate at most. Default: the generation config's max_new_tokens, else its
-   * max_length minus the prompt (HF counts the prompt in max_length, whose default is 20; at least
-   * one token, as in HF); llama2.c checkpoints: 256. Generation also ends at the end of the context.
-   */
-  maxNewTokens?: number;
-  /** Every EOS id is banned until this many tokens are generated. Default: min_new_tokens, else min_length minus the prompt. */
-  minNewTokens?: number;
-  /**
-   * Sample (true) or decode greedily (false). Default: true when `temperature` is given above 0,
-   * false when it is 0, else the generation config's do_sample. A temperature of 0 is always greedy.
-   */
-  doSample?: boolean;
-  /** When sampling: softmax(logits / temperature); 0 is greedy decoding (on the GPU). Default: the generation config's (HF: 1). */
-  temperature?: number;
-  /**
-   * When sampling: among the k most likely tokens (on the GPU up to 128, else on the host); 0 = all.
-   * Default: the generation config's top_k (HF: 50), at most the vocabulary.
-   */
-  topK?: number;
-  /** When sampling: from the smallest set of most likely tokens whose probability reaches topP (1 = all). Default: the generation config's top_p. */
-  topP?: number;
-  /**
-   * Token sequences never to generate (HF `bad_words_ids`): a one-token word is banned everywhere;
-   * a longer one bans its last token right after the rest of it (prompt included). A word that is
-   * a single EOS id is dropped, as in HF. Default: the generation config's.
-   */
-  badWordsIds?: readonly (readonly number[])[];
-  /** The ids that end generation (HF `eos_token_id`); default: the generation config's. `stop` adds more. */
-  eosTokenIds?: readonly number[];
-  /**
-   * Forced as the last token when generation runs to its length (HF `forced_eos_token_id`: at
-   * max_length, or here also at the end of the context); [] turns it off. Default: the generation config's.
-   */
-  forcedEosTokenIds?: readonly number[];
-  /** Seed of the sampler: the same seed, prompt and options give the same tokens. */
-  seed?: number;
-  /**
-   * More ids or strings that end generation, besides the EOS ids (llama2.c: BOS). A stop or EOS
-   * id is not yielded; the token that completes a stop string is, and then generation ends.
-   */
-  stop?: string | number | readonly (string | number)[];
-  /**
-   * Choose only among the ids start ≤ id < end (e.g. an image generator's image tokens): every
-   * other logit is pushed to −1e30 on the GPU before greedy argmax, top-k or sampling.
-   */
-  allowedTokens?: TokenRange;
-  /**
-   * Classifier-free guidance: each step chooses from u + scale·(c − u), where c are the logits after
-   * the prompt and u those after `unconditional` (for an image generator, the empty prompt it was
-   * trained with). The second sequence runs on a twin that shares the weights and has its own KV
-   * cache; both are continued with the chosen tokens and their decode steps are submitted together.
-   * Scale 1 is plain decoding; top-k and greedy are then taken on the host.
-   */
-  guidance?: { scale: number; unconditional: readonly number[] };
-}
-
-/** Token ids start ≤ id < end. */
-export interface TokenRange {
-  start: number;
-  end: number;
-}
+export type { LoadOptions, ModelBuffers } from './lm/loader.ts';
+export type { GeneratedToken, GenerateOptions, TokenRange } from './lm/options.ts';
+export { mulberry32, resolveSampling, sampleLogits, type SamplingSettings } from './lm/sampling.ts';
+export { generationWarning } from './lm/options.ts';
 
 /** What a masked-out logit becomes: far below any real logit, and still finite for every kernel. */
 const MASKED_LOGIT = -1e30;
@@ -159,32 +61,6 @@ function logitMaskOf(allowed: TokenRange | undefined, banned: Iterable<number>):
   const range = allowed ? `allow${allowed.start}-${allowed.end}` : '';
   const ban = (list: string) => (ids.length > 0 ? `${range ? '_' : ''}ban${list}` : '');
   return { allowed, banned: ids, key: range + ban(ids.join(',')), label: range + ban(ids.length <= 4 ? ids.join(',') : `${ids.length}`) };
-}
-
-/** How one generation chooses its tokens: sampling, or greedy decoding. */
-export interface SamplingSettings {
-  sample: boolean;
-  temperature: number;
-  /** 0 = all tokens. */
-  topK: number;
-  topP: number;
-}
-
-/**
- * The sampling settings of a call: its options over the generation config `g`. `doSample` decides
- * when given; else a given temperature does (above 0 samples, 0 is greedy), else `g.doSample`. A
- * temperature of 0 is greedy decoding whatever decided to sample.
- */
-export function resolveSampling(g: GenerationConfig, o: { doSample?: boolean; temperature?: number; topK?: number; topP?: number }): SamplingSettings {
-  const temperature = o.temperature ?? g.temperature;
-  const sample = (o.doSample ?? (o.temperature !== undefined ? o.temperature > 0 : g.doSample)) && temperature > 0;
-  return { sample, temperature, topK: o.topK ?? g.topK, topP: o.topP ?? g.topP };
-}
-
-export interface GeneratedToken {
-  id: number;
-  /** The text this token adds (may be '' while a multi-byte character is unfinished). */
-  text: string;
 }
 
 export interface LogitsOptions {
@@ -315,41 +191,7 @@ export class LanguageModel {
    * a llama2.c `.bin` checkpoint, or a folder holding one `.bin` model and its `tok*.bin` tokenizer.
    */
   static async load(gpu: Gpu, path: string, options: LoadOptions = {}): Promise<LanguageModel> {
-    const folder = path.replace(/[\\/]+$/, '');
-    const entries = await listDirectory(folder);
-    if (entries === null) {
-      // A llama2.c checkpoint file; its tokenizer may sit next to it.
-      const slash = Math.max(folder.lastIndexOf('/'), folder.lastIndexOf('\\'));
-      const dir = slash >= 0 ? folder.slice(0, slash) || '/' : '.';
-      return LanguageModel.loadLlama2c(gpu, folder, dir, (await listDirectory(dir)) ?? [], options);
-    }
-    const file = (name: string) => `${folder}/${name}`;
-    if (entries.includes('config.json')) {
-      if (!entries.includes('model.safetensors')) throw new CheckpointError(`'${folder}' has a config.json but no model.safetensors`);
-      const config = JSON.parse(await readFileText(file('config.json'))) as Record<string, unknown>;
-      const generationConfig = await readGenerationConfigFile(folder, entries);
-      const weights = await readFileBytes(file('model.safetensors'));
-      const tokenizer = await findTokenizer(folder, entries, config);
-      return LanguageModel.fromBuffers(gpu, { config, generationConfig, weights, tokenizer, source: file('model.safetensors') }, options);
-    }
-    const models = entries.filter((e) => e.endsWith('.bin') && !isTokenizerFile(e));
-    if (models.length !== 1) {
-      throw new CheckpointError(
-        `'${folder}' holds no config.json and ${models.length} llama2.c model files (.bin other than tok*.bin): ${models.join(', ') || 'none'}; pass the model file itself`,
-      );
-    }
-    return LanguageModel.loadLlama2c(gpu, file(models[0]!), folder, entries, options);
-  }
-
-  private static async loadLlama2c(gpu: Gpu, path: string, dir: string, entries: readonly string[], options: LoadOptions): Promise<LanguageModel> {
-    const weights = await readFileBytes(path);
-    const tokenizerFile = entries.filter(isTokenizerFile).sort()[0];
-    let tokenizer: Tokenizer | undefined;
-    if (tokenizerFile) {
-      const vocabSize = Math.abs(new DataView(weights.buffer, weights.byteOffset, 28).getInt32(20, true));
-      tokenizer = parseLlama2cTokenizer(await readFileBytes(`${dir}/${tokenizerFile}`), vocabSize, `${dir}/${tokenizerFile}`);
-    }
-    return LanguageModel.fromBuffers(gpu, { weights, tokenizer, source: path }, options);
+    return LanguageModel.fromBuffers(gpu, await readModelFiles(path), options);
   }
 
   /**
@@ -357,28 +199,8 @@ export class LanguageModel {
    * `generationConfig` when the folder has a generation_config.json).
    */
   static async fromBuffers(gpu: Gpu, buffers: ModelBuffers, options: LoadOptions = {}): Promise<LanguageModel> {
-    let config: LmConfig;
-    let tensors: Map<string, HostTensor>;
-    let family: ModelFamily;
-    let generation: GenerationConfig;
-    if (buffers.config) {
-      const type = buffers.config.model_type;
-      if (type === 'gpt2') [config, family] = [gpt2Config(buffers.config), gpt2];
-      else if (type === 'llama') [config, family] = [llamaConfig(buffers.config), llama];
-      else throw new CheckpointError(`config.json: model_type ${JSON.stringify(type)} is not supported (gpt2, llama)`);
-      generation = lmGenerationConfig(config, buffers.config, buffers.generationConfig);
-      const file = parseSafetensors(buffers.weights, buffers.source ?? 'model.safetensors');
-      const ignore = [...(family.matchOptions.ignore ?? []), ...(options.ignoreTensors ?? [])];
-      tensors = loadExpectedTensors(file, family.expected(config), { ...family.matchOptions, ignore });
-    } else {
-      const checkpoint = parseLlama2c(buffers.weights, buffers.source ?? 'model.bin');
-      [config, family] = [llama2cLmConfig(checkpoint.config), llama];
-      tensors = loadExpectedTensors(checkpoint, family.expected(config));
-      generation = llama2cGenerationConfig(config);
-    }
-    const warning = generationWarning(generation);
-    if (warning) (options.onWarning ?? console.warn)(warning);
-    return new LanguageModel(gpu, config, family, family.prepare(config, tensors), buffers.tokenizer, generation, options);
+    const { config, family, weights, generation } = readCheckpoint(buffers, options);
+    return new LanguageModel(gpu, config, family, weights, buffers.tokenizer, generation, options);
   }
 
   // ---- graphs ---------------------------------------------------------------------------------
@@ -640,8 +462,10 @@ export class LanguageModel {
   async *generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken> {
     const ids = this.encodePrompt(prompt);
     this.checkLength(ids.length, 'generate: the prompt');
-    const plan = this.generationPlan(ids.length, options);
-    const { sampling, minNew, sequences } = plan;
+    const plan = generationPlan(this.generationConfig, this.config.vocabSize, ids.length, options);
+    const { sampling, minNew } = plan;
+    const banned = plan.badWords.filter((w) => w.length === 1).map((w) => w[0]!);
+    const sequences = plan.badWords.filter((w) => w.length > 1);
     const allowed = options.allowedTokens;
     if (allowed && !(Number.isInteger(allowed.start) && Number.isInteger(allowed.end) && allowed.start >= 0 && allowed.start < allowed.end && allowed.end <= this.config.vocabSize)) {
       throw new RangeError(`generate: allowedTokens {start: ${allowed.start}, end: ${allowed.end}} must be integers with 0 ≤ start < end ≤ ${this.config.vocabSize} (the vocabulary)`);
@@ -658,8 +482,8 @@ export class LanguageModel {
     const stopStrings = stops.filter((s): s is string => typeof s === 'string' && s.length > 0);
     // Masked on the GPU: outside the allowed range, the one-token bad words and, while fewer than
     // minNew tokens are out, the EOS ids.
-    const mask = logitMaskOf(allowed, plan.banned);
-    const eosMask = minNew > 0 && plan.eos.length > 0 ? logitMaskOf(allowed, [...plan.banned, ...plan.eos]) : mask;
+    const mask = logitMaskOf(allowed, banned);
+    const eosMask = minNew > 0 && plan.eos.length > 0 ? logitMaskOf(allowed, [...banned, ...plan.eos]) : mask;
 
     const release = await this.queue.acquire();
     try {
@@ -703,13 +527,13 @@ export class LanguageModel {
               this.run(sessions[phase]!, 'decode (1 token)', {}, ['logits']),
               unconditional.twin.run(unconditional.sessions[phase]!, 'decode (1 token)', {}, ['logits']),
             ]);
-            id = chooseToken(guide(c.logits as Float32Array, u.logits as Float32Array, guidance!.scale), sampling, sequence, sequences, random);
+            id = chooseUnbanned(guide(c.logits as Float32Array, u.logits as Float32Array, guidance!.scale), sampling, sequence, sequences, random);
           } else if (gpuTopK) {
             const result = await this.run(sessions[phase]!, 'decode (1 token)', {}, ['values', 'indices']);
             id = sampleLogits(result.values as Float32Array, result.indices as Int32Array, sampling.temperature, sampling.topP, random);
           } else {
             const result = await this.run(sessions[phase]!, 'decode (1 token)', {}, ['logits']);
-            id = chooseToken(result.logits as Float32Array, sampling, sequence, sequences, random);
+            id = chooseUnbanned(result.logits as Float32Array, sampling, sequence, sequences, random);
           }
           const token = accept(id);
           if (!token) return;
@@ -730,58 +554,6 @@ export class LanguageModel {
     } finally {
       release();
     }
-  }
-
-  /** What generate() makes of its options over the generation config, checked. */
-  private generationPlan(promptLength: number, o: GenerateOptions) {
-    const g = this.generationConfig;
-    const V = this.config.vocabSize;
-    const count = (name: string, value: number | undefined) => {
-      if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new RangeError(`generate: ${name} must be a non-negative integer, got ${value}`);
-      return value;
-    };
-    const tokenIds = (name: string, list: readonly number[]): number[] => {
-      for (const id of list) if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`generate: ${name} holds ${id}, which is not in the model's vocabulary [0, ${V})`);
-      return [...list];
-    };
-    let maxNew = count('maxNewTokens', o.maxNewTokens) ?? g.maxNewTokens;
-    let forcedAtLength = true;
-    if (maxNew === null) {
-      // HF counts the prompt in max_length, and generates one token even when the prompt reaches
-      // it (then cur_len is past max_length − 1, so no forced EOS).
-      maxNew = Math.max(1, g.maxLength - promptLength);
-      forcedAtLength = promptLength < g.maxLength;
-    }
-    const minNew = count('minNewTokens', o.minNewTokens) ?? g.minNewTokens ?? Math.max(0, g.minLength - promptLength);
-    const eos = tokenIds('eosTokenIds', o.eosTokenIds ?? g.eosIds);
-    const words = o.badWordsIds ?? g.badWordsIds;
-    for (const word of words) {
-      if (!Array.isArray(word) || word.length === 0) throw new RangeError(`generate: badWordsIds must be non-empty lists of token ids, got ${JSON.stringify(word)}`);
-      tokenIds('badWordsIds', word);
-    }
-    // HF's NoBadWordsLogitsProcessor drops a word that is a single EOS id.
-    const kept = words.filter((w) => !(w.length === 1 && eos.includes(w[0]!)));
-    const forced = forcedAtLength ? tokenIds('forcedEosTokenIds', o.forcedEosTokenIds ?? g.forcedEosIds ?? (g.forcedEosId === null ? [] : [g.forcedEosId])) : [];
-
-    const { temperature, topK, topP } = o;
-    if (temperature !== undefined && !(temperature >= 0 && Number.isFinite(temperature))) throw new RangeError(`generate: temperature must be ≥ 0, got ${temperature}`);
-    if (topK !== undefined && (!Number.isInteger(topK) || topK < 0 || topK > V)) throw new RangeError(`generate: topK must be 0 (all tokens) or an integer in [1, ${V}], got ${topK}`);
-    if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new RangeError(`generate: topP must be in (0, 1], got ${topP}`);
-    const sampling = resolveSampling(g, o);
-    if (sampling.sample) {
-      if (!(sampling.topP > 0 && sampling.topP <= 1)) throw new RangeError(`${g.source}: 'top_p' must be in (0, 1] to sample, got ${sampling.topP}`);
-      sampling.topK = Math.min(sampling.topK, V); // HF's TopKLogitsWarper keeps at most the vocabulary
-    }
-    return {
-      maxNew,
-      minNew,
-      eos,
-      banned: kept.filter((w) => w.length === 1).map((w) => w[0]!),
-      /** Bad words of several tokens: checked on the host against the tokens so far. */
-      sequences: kept.filter((w) => w.length > 1),
-      forced,
-      sampling,
-    };
   }
 
   /**
@@ -891,91 +663,10 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-function isTokenizerFile(name: string): boolean {
-  return /^tok.*\.bin$/.test(name);
-}
-
-/** The tokenizer files of a Hugging Face folder, if any: GPT-2-style BPE files, or a llama2.c tok*.bin. */
-async function findTokenizer(folder: string, entries: readonly string[], config: Record<string, unknown>): Promise<Tokenizer | undefined> {
-  const has = (...names: string[]) => names.every((n) => entries.includes(n));
-  if (has('tokenizer.json') || has('vocab.json', 'merges.txt') || has('encoder.json', 'vocab.bpe')) {
-    const tokenizer = await loadGpt2Tokenizer(folder).catch((err: Error) => {
-      // e.g. a SentencePiece tokenizer.json: the model still runs on token ids
-      if (err.name === 'TokenizerError') return undefined;
-      throw err;
-    });
-    if (tokenizer) return tokenizer;
-  }
-  const bin = entries.filter(isTokenizerFile).sort()[0];
-  if (bin) return parseLlama2cTokenizer(await readFileBytes(`${folder}/${bin}`), config.vocab_size as number | undefined, `${folder}/${bin}`);
-  return undefined;
-}
-
-type Json = Record<string, unknown>;
-
-/**
- * A Hugging Face checkpoint's generation config, for LanguageModel. With a generation_config.json
- * it is that file alone, and every id it names must be in the vocabulary. Without one it is
- * config.json's keys over HF's defaults, where a missing eos_token_id is the model class's
- * default (GPT2Config 50256, LlamaConfig 2: LmConfig.stopIds) and the special ids past the
- * vocabulary are dropped, as the model config has always been read (a config saved from
- * GPT2Config's defaults names 50256 whatever its vocabulary).
- */
-function lmGenerationConfig(config: LmConfig, json: Json, generationJson: Json | null | undefined): GenerationConfig {
-  const g = generationConfigOf(json, generationJson);
-  if (g.source === 'config.json') {
-    const inVocabulary = (id: number | null) => (id !== null && id < config.vocabSize ? id : null);
-    g.eosIds = 'eos_token_id' in json ? g.eosIds.filter((id) => id < config.vocabSize) : [...config.stopIds];
-    g.padId = inVocabulary(g.padId);
-    g.bosId = inVocabulary(g.bosId);
-    g.decoderStartId = inVocabulary(g.decoderStartId);
-  }
-  checkGenerationIds(g, config.vocabSize);
-  if (g.maxNewTokens === 0) throw new CheckpointError(`${g.source}: 'max_new_tokens' must be at least 1 (as HF's GenerationConfig requires), got 0`);
-  return g;
-}
-
-/** A llama2.c checkpoint has no generation config: Tessera's defaults, after run.c (256 steps, stop at BOS), greedy. */
-function llama2cGenerationConfig(config: LmConfig): GenerationConfig {
-  return {
-    source: 'llama2.c defaults (256 new tokens, greedy, stop at BOS)',
-    maxLength: config.contextLength,
-    maxNewTokens: 256,
-    minLength: 0,
-    minNewTokens: null,
-    numBeams: 1,
-    lengthPenalty: 1,
-    earlyStopping: false,
-    doSample: false,
-    temperature: 1,
-    topK: 0,
-    topP: 1,
-    eosIds: [...config.stopIds],
-    padId: null,
-    bosId: config.bos ?? null,
-    decoderStartId: null,
-    badWordsIds: [],
-    forcedEosId: null,
-    forcedEosIds: [],
-    unsupported: [],
-  };
-}
-
-/** The one warning about the generation keys LanguageModel ignores, or null when it ignores none. */
-export function generationWarning(g: GenerationConfig): string | null {
-  // renormalize_logits log-softmaxes the processed scores, which changes no greedy or sampled token.
-  const keys = g.unsupported.filter((k) => k !== 'renormalize_logits').map((k) => `'${k}'`);
-  if (g.numBeams > 1) keys.push(`'num_beams' (${g.numBeams}: there is no beam search; it decodes one sequence, greedily or by sampling)`);
-  if (keys.length === 0) return null;
-  return `${g.source}: ${keys.join(', ')} ${keys.length > 1 ? 'are' : 'is'} not implemented by Tessera's LanguageModel and ignored; their defaults are used`;
-}
-
-/** The next token from one row of logits: bad words of several tokens banned, then the argmax, or a draw (top-k on the host). */
-function chooseToken(logits: Float32Array | Float64Array, s: SamplingSettings, sequence: readonly number[], words: readonly (readonly number[])[], random: () => number): number {
+/** The next token from one row of logits: bad words of several tokens banned, then the argmax, or a draw. */
+function chooseUnbanned(logits: Float32Array | Float64Array, s: SamplingSettings, sequence: readonly number[], words: readonly (readonly number[])[], random: () => number): number {
   banSequences(logits, sequence, words);
-  if (!s.sample) return argmaxOf(logits);
-  if (s.topK > 0) return sampleLogits(...topKOf(logits, s.topK), s.temperature, s.topP, random);
-  return sampleLogits(logits, null, s.temperature, s.topP, random);
+  return chooseToken(logits, s, random);
 }
 
 /**
@@ -994,94 +685,9 @@ function banSequences(logits: Float32Array | Float64Array, sequence: readonly nu
   }
 }
 
-/** Decodes generated ids to text as they arrive, never splitting a UTF-8 character. */
-class TextStreamer {
-  private readonly utf8 = new TextDecoder('utf-8');
-  private text = '';
-  lastLength = 0;
-
-  constructor(private readonly tokenizer: Tokenizer | undefined, private previous: number) {}
-
-  push(id: number): string {
-    let piece = '';
-    if (this.tokenizer && id < this.tokenizer.vocabSize) piece = this.utf8.decode(this.tokenizer.tokenBytes(id, this.previous), { stream: true });
-    this.previous = id;
-    this.text += piece;
-    this.lastLength = piece.length;
-    return piece;
-  }
-
-  /** The last n characters generated. */
-  tail(n: number): string {
-    return this.text.slice(Math.max(0, this.text.length - n));
-  }
-}
-
 /** Classifier-free guidance: u + scale·(c − u), in double precision. */
 function guide(c: Float32Array, u: Float32Array, scale: number): Float64Array {
   const out = new Float64Array(c.length);
   for (let i = 0; i < c.length; i++) out[i] = u[i]! + scale * (c[i]! - u[i]!);
   return out;
-}
-
-/** The first index of the largest value. */
-function argmaxOf(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
-}
-
-/** The k largest values, descending (ties: lower index first), and their indices. */
-function topKOf(values: ArrayLike<number>, k: number): [Float64Array, Int32Array] {
-  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[b]! - values[a]! || a - b).slice(0, k);
-  return [Float64Array.from(order, (i) => values[i]!), Int32Array.from(order)];
-}
-
-/** A small, fast, seedable generator of uniform floats in [0, 1) (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-/**
- * Draw a token from softmax(logits / temperature), restricted to the smallest set of most likely
- * candidates whose probability reaches topP. `ids` names the candidates (top-k from the GPU,
- * sorted by descending logit); null means candidate i is token i.
- */
-export function sampleLogits(logits: ArrayLike<number>, ids: ArrayLike<number> | null, temperature: number, topP: number, random: () => number): number {
-  const n = logits.length;
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, logits[i]!);
-  const probs = new Float64Array(n);
-  let total = 0;
-  for (let i = 0; i < n; i++) total += probs[i] = Math.exp((logits[i]! - max) / temperature);
-  let order = Array.from({ length: n }, (_, i) => i);
-  if (topP < 1) {
-    // Candidates below (1 − topP)/(n − 1) of the mass cannot be in the nucleus (llama2.c's shortcut).
-    const cutoff = ((1 - topP) / Math.max(1, n - 1)) * total;
-    order = order.filter((i) => probs[i]! >= cutoff).sort((a, b) => probs[b]! - probs[a]! || a - b);
-    let mass = 0, keep = order.length;
-    for (let k = 0; k < order.length; k++) {
-      mass += probs[order[k]!]!;
-      if (mass >= topP * total) {
-        keep = k + 1;
-        break;
-      }
-    }
-    order = order.slice(0, keep);
-    total = mass;
-  }
-  let r = random() * total;
-  for (const i of order) {
-    r -= probs[i]!;
-    if (r < 0) return ids ? ids[i]! : i;
-  }
-  const last = order[order.length - 1]!; // rounding left r ≥ 0 after the last candidate
-  return ids ? ids[last]! : last;
 }
