@@ -1,21 +1,16 @@
 /**
- * A decoder-only language model on the GPU, from checkpoint to text.
- *
- * The weights are uploaded once and shared by every graph the model compiles:
+ * A decoder-only language model on the GPU: its weights, its KV cache and the sessions that run
+ * over them. Every graph binds the same weight tensors, and the KV cache, the token id, the
+ * position and the number of valid cache rows as constants, so all graphs see one sequence:
  *  - prefill graphs run a chunk of T tokens (T a power of two; a short last chunk is right-padded,
- *    and the causal mask keeps the padding out of every real row). They append k and v to the KV
+ *    and the causal mask keeps the padding out of every real row). They append k and v to the
  *    cache and, for `logits()`, apply the LM head to every row;
  *  - decode graphs run one token against the cache. The greedy one ends in argmax and the
- *    `advance` kernel, which feeds the chosen id back as the next input and moves the position on,
- *    so K steps are recorded into one compute pass and the new ids are read back once per K;
- *    the sampling ones return logits (or the top-k) for the host to draw from.
- * Generation defaults come from the checkpoint's generation config, read as Hugging Face reads it
- * (generation_config.json, else config.json's keys, else HF's defaults), and each GenerateOptions
- * field overrides one of them, as generate(**kwargs) does. Bans that do not depend on the tokens
- * so far (bad words of one token, EOS until min_new_tokens) are a logit mask on the GPU, so greedy
- * decoding stays there; longer bad words are checked on the host, step by step.
- * The KV cache, the token id, the position and the number of valid cache rows live in tensors
- * owned here and bound as constants into every graph, so all graphs see the same sequence.
+ *    `advance` kernel, which feeds the chosen id back as the next input and moves the position on;
+ *    the others return the logits (or their top k) for the host, a logit mask added on the GPU.
+ * Loading is in lm/loader.ts; generate()'s options, strategies and logits processors in
+ * lm/options.ts, lm/generate.ts, lm/greedy.ts and lm/logits-processor.ts; the small-Llama
+ * one-kernel step in lm/llama-step.ts.
  */
 
 import type { Gpu } from '../device/gpu.ts';
@@ -25,43 +20,18 @@ import { GraphBuilder } from '../graph/builder.ts';
 import { compile } from '../graph/compile.ts';
 import type { Value } from '../graph/graph.ts';
 import { advanceOp } from '../ops/advance.ts';
-import { llamaDecodeStepOp, llamaDecodeStepUnfit, LlamaStepTexture, packLlamaDecodeStepWeights, type LlamaStepShape } from '../ops/llama-decode-step.ts';
 import { SerialQueue } from '../runtime/serial.ts';
 import { Session } from '../runtime/session.ts';
 import type { HostTensor } from './checkpoint.ts';
 import type { KVCache, LmConfig, ModelFamily } from './decoder.ts';
 import type { GenerationConfig } from './generation-config.ts';
+import { generateTokens, planGeneration } from './lm/generate.ts';
+import { llamaStepFor, llamaStepNode, type LlamaStep } from './lm/llama-step.ts';
 import { readCheckpoint, readModelFiles, type LoadOptions, type ModelBuffers } from './lm/loader.ts';
-import { generationPlan, type GeneratedToken, type GenerateOptions, type TokenRange } from './lm/options.ts';
-import { chooseToken, mulberry32, sampleLogits, type SamplingSettings } from './lm/sampling.ts';
-import { TextStreamer } from './lm/text-streamer.ts';
+import { MASKED_LOGIT, type LogitMask } from './lm/logits-processor.ts';
+import type { GeneratedToken, GenerateOptions } from './lm/options.ts';
+import type { Sequence } from './lm/sequence.ts';
 import type { Tokenizer } from './tokenizers/tokenizer.ts';
-
-export type { LoadOptions, ModelBuffers } from './lm/loader.ts';
-export type { GeneratedToken, GenerateOptions, TokenRange } from './lm/options.ts';
-export { mulberry32, resolveSampling, sampleLogits, type SamplingSettings } from './lm/sampling.ts';
-export { generationWarning } from './lm/options.ts';
-
-/** What a masked-out logit becomes: far below any real logit, and still finite for every kernel. */
-const MASKED_LOGIT = -1e30;
-
-/** The logits a decode graph masks on the GPU: all outside `allowed`, and the `banned` ids. */
-interface LogitMask {
-  allowed?: TokenRange;
-  /** Sorted, distinct. */
-  banned: readonly number[];
-  /** Names the mask's tensor and sessions; `label` is its short form, for graph names. */
-  key: string;
-  label: string;
-}
-
-function logitMaskOf(allowed: TokenRange | undefined, banned: Iterable<number>): LogitMask | null {
-  const ids = [...new Set(banned)].sort((a, b) => a - b);
-  if (!allowed && ids.length === 0) return null;
-  const range = allowed ? `allow${allowed.start}-${allowed.end}` : '';
-  const ban = (list: string) => (ids.length > 0 ? `${range ? '_' : ''}ban${list}` : '');
-  return { allowed, banned: ids, key: range + ban(ids.join(',')), label: range + ban(ids.length <= 4 ? ids.join(',') : `${ids.length}`) };
-}
 
 export interface LogitsOptions {
   /** Feed the tokens one at a time through the decode graph and its KV cache (checks that path). */
@@ -70,13 +40,8 @@ export interface LogitsOptions {
 
 /** Tokens per prefill run at most. */
 const MAX_PREFILL_CHUNK = 256;
-/** Greedy decode steps per submit: the first chunk is short so the first tokens arrive soon. */
-const FIRST_DECODE_CHUNK = 8;
-const MAX_DECODE_CHUNK = 64;
 /** Largest vocabulary whose greedy argmax the advance kernel takes itself (one invocation). */
 const ADVANCE_ARGMAX_MAX_VOCAB = 4096;
-/** The GPU top-k kernel's limit. */
-const MAX_TOP_K = 128;
 
 const pow2Ceil = (n: number) => 2 ** Math.ceil(Math.log2(n));
 const pow2Floor = (n: number) => 2 ** Math.floor(Math.log2(n));
@@ -99,8 +64,8 @@ export class LanguageModel {
   /** Per layer, views [1, maxContext, numKVHeads·headDim] of the above. */
   private readonly kCache: Tensor[] = [];
   private readonly vCache: Tensor[] = [];
-  /** The packed weights of the one-kernel decode step, when this model uses it. */
-  private readonly step: { weights: LlamaStepTexture; shape: LlamaStepShape } | null = null;
+  /** The one-kernel decode step, when this model uses it (lm/llama-step.ts). */
+  private readonly step: LlamaStep | null;
   /** False for a twin: the weights belong to the model it was made from. */
   private readonly ownsWeights: boolean;
   /** A second sequence over the same weights, made on first use: the unconditional side of guidance. */
@@ -111,6 +76,7 @@ export class LanguageModel {
   private readonly logitMasks = new Map<string, Tensor>();
   /** One call at a time, in call order (docs/runtime.md, Concurrency): all calls share the cache. */
   private readonly queue = new SerialQueue('LanguageModel');
+  private readonly sequence: Sequence;
 
   private constructor(
     readonly gpu: Gpu,
@@ -149,16 +115,8 @@ export class LanguageModel {
           }
           this.weights.set(name, tensor);
         }
-        if (config.family === 'llama' && options.fusedDecode !== false && llamaDecodeStepUnfit(gpu, config) === null) {
-          const w = (name: string) => weights.get(name)!.data;
-          const layers = Array.from({ length: config.numLayers }, (_, i) => ({
-            attnNorm: w(`${i}.attn_norm`), qkv: w(`${i}.qkv`), o: w(`${i}.o`), mlpNorm: w(`${i}.mlp_norm`), gateUp: w(`${i}.gate_up`), down: w(`${i}.down`),
-          }));
-          const packed = packLlamaDecodeStepWeights(config, { embed: w('embed'), layers, norm: w('norm'), classifier: w('lm_head') });
-          const texture = LlamaStepTexture.upload(gpu, packed);
-          owned.push(texture);
-          this.step = { weights: texture, shape: config };
-        }
+        this.step = llamaStepFor(gpu, config, weights, options.fusedDecode !== false);
+        if (this.step) owned.push(this.step.weights);
       }
       // One buffer for all layers' keys (and one for values), which the one-kernel decode step
       // binds whole; the graphs bind one layer's rows, so each layer starts at an aligned offset.
@@ -181,9 +139,8 @@ export class LanguageModel {
     this.position = gpu.upload(new Uint32Array(1), [1], 'u32');
     this.kvLength = gpu.upload(new Uint32Array(1), [1], 'u32');
     this.history = gpu.upload(new Int32Array(max + 1), [max + 1], 'i32');
+    this.sequence = this.sequenceOf();
   }
-
-  // ---- loading ------------------------------------------------------------------------------
 
   /**
    * Node: load a Hugging Face folder (config.json + model.safetensors, and tokenizer files:
@@ -248,7 +205,7 @@ export class LanguageModel {
   }
 
   /** One token against the cache: 'greedy' chooses and advances on the GPU; else returns logits or the top k. */
-  private decodeSession(mode: 'greedy' | 'logits' | { topK: number }, mask: LogitMask | null = null): Promise<Session> {
+  private decodeSession(mode: 'greedy' | 'logits' | { topK: number }, mask: LogitMask | null): Promise<Session> {
     const name = typeof mode === 'string' ? mode : `top${mode.topK}`;
     return this.session(`decode_${name}${mask ? `_${mask.key}` : ''}`, () => {
       const { g, weight, cache } = this.builder(`${this.config.family}_decode_${name}${mask ? `_${mask.label}` : ''}`);
@@ -256,19 +213,15 @@ export class LanguageModel {
       // A small Llama model runs the whole step as one kernel, which for unmasked greedy decoding
       // also takes the argmax and advances, a whole chunk of steps in one dispatch (its input
       // 'steps'); otherwise the decode graph.
-      const step = this.step && {
-        attrs: this.step,
-        inputs: { kCache: g.constant('k_cache', this.kCacheAll), vCache: g.constant('v_cache', this.vCacheAll), ids, position: cache.position },
-      };
-      if (step && mode === 'greedy' && this.fusedGreedy(mask)) {
+      const step = this.step && { kCache: g.constant('k_cache', this.kCacheAll), vCache: g.constant('v_cache', this.vCacheAll), ids, position: cache.position };
+      if (step && mode === 'greedy' && !mask) {
         const history = g.constant('history', this.history);
-        const steps = g.input('steps', [1], 'u32');
-        g.apply(llamaDecodeStepOp, { ...step.inputs, kvLength: cache.kvLength, history, steps }, step.attrs, 'decode_step');
+        llamaStepNode(g, this.step!, step, { kvLength: cache.kvLength, history, steps: g.input('steps', [1], 'u32') });
         g.output('history', history);
         return g;
       }
       let logits = step
-        ? g.apply(llamaDecodeStepOp, step.inputs, step.attrs, 'decode_step').logits!
+        ? llamaStepNode(g, this.step!, step)
         : g.reshape(this.family.build(g, this.config, weight, ids, cache, true), [1, this.config.vocabSize], 'logits');
       if (mask) logits = g.add(logits, g.constant('logit_mask', this.logitMask(mask)), 'masked_logits');
       if (mode === 'greedy') {
@@ -288,14 +241,6 @@ export class LanguageModel {
     });
   }
 
-  /**
-   * Whether greedy decoding runs in the one-kernel step itself, a chunk of steps per dispatch (a
-   * small Llama model, no masked logits); else in a decode graph ending in the advance kernel.
-   */
-  private fusedGreedy(mask: LogitMask | null): boolean {
-    return this.step !== null && !mask;
-  }
-
   private logitMask({ allowed, banned, key }: LogitMask): Tensor {
     let tensor = this.logitMasks.get(key);
     if (!tensor) {
@@ -307,6 +252,7 @@ export class LanguageModel {
     }
     return tensor;
   }
+
 
   // ---- running --------------------------------------------------------------------------------
 
@@ -381,7 +327,7 @@ export class LanguageModel {
       if (!options.incremental) return (await this.prefill(ids, 0, true))!;
       const V = this.config.vocabSize;
       const out = new Float32Array(ids.length * V);
-      const session = await this.decodeSession('logits');
+      const session = await this.decodeSession('logits', null);
       for (let t = 0; t < ids.length; t++) {
         this.feed(ids[t]!, t);
         const result = await this.run(session, 'decode (1 token)', {}, ['logits']);
@@ -461,106 +407,43 @@ export class LanguageModel {
    */
   async *generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken> {
     const ids = this.encodePrompt(prompt);
-    this.checkLength(ids.length, 'generate: the prompt');
-    const plan = generationPlan(this.generationConfig, this.config.vocabSize, ids.length, options);
-    const { sampling, minNew } = plan;
-    const banned = plan.badWords.filter((w) => w.length === 1).map((w) => w[0]!);
-    const sequences = plan.badWords.filter((w) => w.length > 1);
-    const allowed = options.allowedTokens;
-    if (allowed && !(Number.isInteger(allowed.start) && Number.isInteger(allowed.end) && allowed.start >= 0 && allowed.start < allowed.end && allowed.end <= this.config.vocabSize)) {
-      throw new RangeError(`generate: allowedTokens {start: ${allowed.start}, end: ${allowed.end}} must be integers with 0 ≤ start < end ≤ ${this.config.vocabSize} (the vocabulary)`);
-    }
-    const guidance = options.guidance && options.guidance.scale !== 1 ? options.guidance : undefined;
-    if (options.guidance && !Number.isFinite(options.guidance.scale)) throw new RangeError(`generate: guidance scale must be a finite number, got ${options.guidance.scale}`);
-    if (guidance) {
-      if (guidance.unconditional.length === 0) throw new ShapeError('generate: the unconditional sequence of guidance is empty');
-      this.checkLength(guidance.unconditional.length, 'generate: the unconditional sequence of guidance');
-      this.checkIds(guidance.unconditional);
-    }
-    const stops = [options.stop ?? []].flat();
-    const stopIds = new Set([...plan.eos, ...stops.filter((s): s is number => typeof s === 'number')]);
-    const stopStrings = stops.filter((s): s is string => typeof s === 'string' && s.length > 0);
-    // Masked on the GPU: outside the allowed range, the one-token bad words and, while fewer than
-    // minNew tokens are out, the EOS ids.
-    const mask = logitMaskOf(allowed, banned);
-    const eosMask = minNew > 0 && plan.eos.length > 0 ? logitMaskOf(allowed, [...banned, ...plan.eos]) : mask;
-
+    const generation = planGeneration(this.sequence, this.generationConfig, ids, options);
     const release = await this.queue.acquire();
     try {
-      let position = await this.startSequence(ids);
-      const text = new TextStreamer(this.tokenizer, ids[position]!);
-      /** The prompt and the tokens so far, which the bad words of several tokens are matched against. */
-      const sequence = [...ids];
-      /** The token to yield, or null when generation ends before it. */
-      const accept = (id: number): GeneratedToken | null => {
-        if (stopIds.has(id)) return null;
-        sequence.push(id);
-        return { id, text: text.push(id) };
-      };
-      const endsWithStop = () => stopStrings.some((s) => text.tail(s.length + text.lastLength).includes(s));
-      const total = Math.min(plan.maxNew, this.maxContext - position, guidance ? this.maxContext - (guidance.unconditional.length - 1) : Infinity);
-      // The forced EOS is the last token when generation runs to its length: no decode step chooses it.
-      const forced = plan.forced.length > 0 && total > 0 ? plan.forced : null;
-      const decoded = forced ? total - 1 : total;
-      const random = mulberry32(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-
-      if (!sampling.sample && !guidance && sequences.length === 0) {
-        const banning = Math.min(minNew, decoded);
-        for await (const id of this.greedyIds(position, [{ steps: banning, mask: eosMask }, { steps: decoded - banning, mask }])) {
-          const token = accept(id);
-          if (!token) return;
-          yield token;
-          if (endsWithStop()) return;
-        }
-      } else {
-        const masks = [eosMask, mask];
-        const unconditional = guidance ? await this.startTwin(guidance.unconditional, masks) : null;
-        // The top k come from the GPU unless the host bans tokens first or combines guidance's two sides.
-        const gpuTopK = sampling.sample && sampling.topK > 0 && sampling.topK <= MAX_TOP_K && !guidance && sequences.length === 0;
-        const mode = gpuTopK ? { topK: sampling.topK } : 'logits';
-        const sessions = [await this.decodeSession(mode, eosMask), await this.decodeSession(mode, mask)];
-        for (let produced = 0; produced < decoded; produced++) {
-          const phase = produced < minNew ? 0 : 1;
-          let id: number;
-          if (unconditional) {
-            const [c, u] = await Promise.all([
-              this.run(sessions[phase]!, 'decode (1 token)', {}, ['logits']),
-              unconditional.twin.run(unconditional.sessions[phase]!, 'decode (1 token)', {}, ['logits']),
-            ]);
-            id = chooseUnbanned(guide(c.logits as Float32Array, u.logits as Float32Array, guidance!.scale), sampling, sequence, sequences, random);
-          } else if (gpuTopK) {
-            const result = await this.run(sessions[phase]!, 'decode (1 token)', {}, ['values', 'indices']);
-            id = sampleLogits(result.values as Float32Array, result.indices as Int32Array, sampling.temperature, sampling.topP, random);
-          } else {
-            const result = await this.run(sessions[phase]!, 'decode (1 token)', {}, ['logits']);
-            id = chooseUnbanned(result.logits as Float32Array, sampling, sequence, sequences, random);
-          }
-          const token = accept(id);
-          if (!token) return;
-          yield token;
-          if (endsWithStop()) return;
-          position++;
-          this.feed(id, position);
-          if (unconditional) unconditional.twin.feed(id, ++unconditional.position);
-        }
-      }
-      if (forced) {
-        // HF gives the forced ids score 0 and every other −inf: greedy takes the first, sampling draws among them.
-        const candidates = [...new Set(forced)].sort((a, b) => a - b);
-        const id = sampling.sample && candidates.length > 1 ? sampleLogits(new Float64Array(candidates.length), candidates, 1, 1, random) : candidates[0]!;
-        const token = accept(id);
-        if (token) yield token;
-      }
+      yield* generateTokens(this.sequence, this.tokenizer, ids, generation);
     } finally {
       release();
     }
+  }
+
+  /** This model's sequence as the generation strategies and logits processors drive it (lm/sequence.ts). */
+  private sequenceOf(): Sequence {
+    return {
+      gpu: this.gpu,
+      config: this.config,
+      maxContext: this.maxContext,
+      history: this.history,
+      profiling: (label) => !!this.options.profile && !this.profiles.has(label),
+      checkLength: (n, what) => this.checkLength(n, what),
+      checkIds: (ids) => this.checkIds(ids),
+      start: (ids) => this.start(ids),
+      feed: (id, position) => this.feed(id, position),
+      logits: async (mask) => (await this.run(await this.decodeSession('logits', mask), 'decode (1 token)', {}, ['logits'])).logits as Float32Array,
+      topK: async (k, mask) => {
+        const result = await this.run(await this.decodeSession({ topK: k }, mask), 'decode (1 token)', {}, ['values', 'indices']);
+        return { values: result.values as Float32Array, indices: result.indices as Int32Array };
+      },
+      greedySession: async (mask) => ({ session: await this.decodeSession('greedy', mask), fused: this.step !== null && !mask }),
+      run: (session, label, inputs, download) => this.run(session, label, inputs, download),
+      twin: () => (this.twin ??= new LanguageModel(this.gpu, this.config, this.family, this, this.tokenizer, this.generationConfig, this.options)).sequence,
+    };
   }
 
   /**
    * A new sequence: `ids` but the last fill the cache, and the last is the first decode step's
    * input. Returns the position of that input.
    */
-  private async startSequence(ids: readonly number[]): Promise<number> {
+  private async start(ids: readonly number[]): Promise<number> {
     await this.prefill(ids.slice(0, -1), 0, false);
     const position = ids.length - 1;
     this.feed(ids[position]!, position);
@@ -573,75 +456,13 @@ export class LanguageModel {
     this.setPosition(position, position + 1);
   }
 
-  /** The unconditional side of guidance, on the twin (made on first use), with a decode session per mask. */
-  private async startTwin(ids: readonly number[], masks: readonly (LogitMask | null)[]): Promise<{ twin: LanguageModel; sessions: Session[]; position: number }> {
-    this.twin ??= new LanguageModel(this.gpu, this.config, this.family, this, this.tokenizer, this.generationConfig, this.options);
-    const position = await this.twin.startSequence(ids);
-    const sessions: Session[] = [];
-    for (const mask of masks) sessions.push(await this.twin.decodeSession('logits', mask));
-    return { twin: this.twin, sessions, position };
-  }
-
-  /**
-   * Greedy decoding on the GPU from the token at `position`: each phase's steps under its own mask
-   * (EOS banned until min_new_tokens, then not). Chunks of K steps are recorded into one compute
-   * pass each, and the next chunk is queued before the host waits for this one's ids, so the GPU
-   * never idles while the host reads back and encodes. When the consumer stops early, the chunk
-   * still in flight finishes and is discarded.
-   */
-  private async *greedyIds(position: number, phases: readonly { steps: number; mask: LogitMask | null }[]): AsyncGenerator<number> {
-    // The fused step takes a chunk's steps in one dispatch; a decode graph is recorded once per
-    // step into one pass. Both advance the same ids, position and history tensors, so a chunk of
-    // one phase continues where the other left off.
-    const runs: { steps: number; session: Session; fused: boolean }[] = [];
-    for (const { steps, mask } of phases) {
-      if (steps > 0) runs.push({ steps, session: await this.decodeSession('greedy', mask), fused: this.fusedGreedy(mask) });
-    }
-    const total = runs.reduce((n, r) => n + r.steps, 0);
-    const inputs = (fused: boolean, steps: number): Record<string, Uint32Array> => (fused ? { steps: new Uint32Array([steps]) } : {});
-    const inFlight: { done: Promise<unknown>; ids: Promise<ArrayBuffer> }[] = [];
-    let submitted = 0;
-    let phase = 0;
-    let phaseDone = 0;
-    let chunk = FIRST_DECODE_CHUNK;
-    const submit = () => {
-      while (phaseDone === runs[phase]!.steps) [phase, phaseDone] = [phase + 1, 0];
-      const { session, fused, steps: phaseSteps } = runs[phase]!;
-      const steps = Math.min(chunk, phaseSteps - phaseDone);
-      const first = position + submitted + 1; // history row of the chunk's first new id
-      const done = session.run(inputs(fused, steps), { repeat: fused ? 1 : steps, download: [] });
-      const ids = this.gpu.readBytes(this.history.buffer, this.history.offset + 4 * first, 4 * steps);
-      for (const p of [done, ids]) p.catch(() => {}); // rethrown where awaited; never unhandled
-      inFlight.push({ done, ids });
-      submitted += steps;
-      phaseDone += steps;
-      chunk = Math.min(2 * chunk, MAX_DECODE_CHUNK);
-    };
-    try {
-      if (total > 0 && this.options.profile && !this.profiles.has('decode (1 token)')) {
-        await this.run(runs[0]!.session, 'decode (1 token)', inputs(runs[0]!.fused, 1), []);
-        submitted = phaseDone = 1;
-        yield new Int32Array(await this.gpu.readBytes(this.history.buffer, this.history.offset + 4 * (position + 1), 4))[0]!;
-      }
-      if (submitted < total) submit();
-      while (inFlight.length > 0) {
-        if (submitted < total) submit();
-        const { done, ids } = inFlight.shift()!;
-        await done;
-        yield* new Int32Array(await ids);
-      }
-    } finally {
-      await Promise.allSettled(inFlight.flatMap((c) => [c.done, c.ids]));
-    }
-  }
-
   /** The per-node profiles recorded with `{ profile: true }` (first prefill chunk and first decode step). */
   profileTable(): string {
     if (this.profiles.size === 0) return '(no profile: load the model with { profile: true } and run it)';
     return [...this.profiles].map(([label, table]) => `${this.config.family} ${label}\n${table}`).join('\n\n');
   }
 
-  /** Reject queued and later calls; free the weights, the cache and every compiled graph once the running call ends. */
+  /** Rejects queued and later calls; frees the weights, the cache and every compiled graph once the running call ends. */
   destroy(): void {
     void this.queue.close(() => this.free());
   }
@@ -661,33 +482,4 @@ export class LanguageModel {
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
-}
-
-/** The next token from one row of logits: bad words of several tokens banned, then the argmax, or a draw. */
-function chooseUnbanned(logits: Float32Array | Float64Array, s: SamplingSettings, sequence: readonly number[], words: readonly (readonly number[])[], random: () => number): number {
-  banSequences(logits, sequence, words);
-  return chooseToken(logits, s, random);
-}
-
-/**
- * HF's NoBadWordsLogitsProcessor for the words of several tokens: a word's last token is banned
- * when `sequence` (the prompt and the tokens so far) ends with the rest of it; a word longer than
- * the sequence is skipped (SequenceBiasLogitsProcessor, transformers 4.31 on).
- */
-function banSequences(logits: Float32Array | Float64Array, sequence: readonly number[], words: readonly (readonly number[])[]): void {
-  const n = sequence.length;
-  for (const word of words) {
-    if (word.length > n) continue;
-    const last = word.length - 1;
-    let match = true;
-    for (let i = 0; i < last && match; i++) match = sequence[n - last + i] === word[i];
-    if (match) logits[word[last]!] = -Infinity;
-  }
-}
-
-/** Classifier-free guidance: u + scale·(c − u), in double precision. */
-function guide(c: Float32Array, u: Float32Array, scale: number): Float64Array {
-  const out = new Float64Array(c.length);
-  for (let i = 0; i < c.length; i++) out[i] = u[i]! + scale * (c[i]! - u[i]!);
-  return out;
 }

@@ -30,7 +30,10 @@ import { readGenerationConfigFile, type GenerationConfig } from '../generation-c
 import { gpt2Config } from '../gpt2.ts';
 import { listDirectory, readFileBytes, readFileText } from '../io.ts';
 import { llamaConfig } from '../llama.ts';
-import { generationWarning, LanguageModel, resolveSampling, type LoadOptions, type SamplingSettings, type TokenRange } from '../lm.ts';
+import { LanguageModel } from '../lm.ts';
+import type { LoadOptions } from '../lm/loader.ts';
+import { generationWarning, type TokenRange } from '../lm/options.ts';
+import { resolveSampling, type SamplingSettings } from '../lm/sampling.ts';
 import { parseSafetensors } from '../safetensors.ts';
 import { loadGpt2Tokenizer } from '../tokenizers/gpt2.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
