@@ -1,32 +1,28 @@
 /**
- * A decoder-only language model on the GPU: its weights, its KV cache and the sessions that run
- * over them. Every graph binds the same weight tensors, and the KV cache, the token id, the
- * position and the number of valid cache rows as constants, so all graphs see one sequence:
- *  - prefill graphs run a chunk of T tokens (T a power of two; a short last chunk is right-padded,
- *    and the causal mask keeps the padding out of every real row). They append k and v to the
- *    cache and, for `logits()`, apply the LM head to every row;
- *  - decode graphs run one token against the cache. The greedy one ends in argmax and the
- *    `advance` kernel, which feeds the chosen id back as the next input and moves the position on;
- *    the others return the logits (or their top k) for the host, a logit mask added on the GPU.
- * Loading is in lm/loader.ts; generate()'s options, strategies and logits processors in
- * lm/options.ts, lm/generate.ts, lm/greedy.ts and lm/logits-processor.ts; the small-Llama
- * one-kernel step in lm/llama-step.ts.
+ * A decoder-only language model on the GPU: its weights (uploaded once and shared by every graph,
+ * and by the twin that guidance runs), its sequence state (the KV cache, the token, the position:
+ * lm/kv-cache.ts) and the sessions compiled from its graphs (lm/graphs.ts), kept per shape and
+ * logit mask. Prefill runs in power-of-two chunks; decoding is generate()'s (lm/generate.ts).
+ * Every public call takes its turn on a SerialQueue (docs/runtime.md, Concurrency).
+ * Elsewhere: loading (lm/loader.ts); generate()'s options and plan (lm/options.ts), strategies
+ * (lm/generate.ts, lm/greedy.ts) and logits processors (lm/logits-processor.ts,
+ * imagegen/logits-processors.ts); the small-Llama one-kernel step (lm/llama-step.ts).
  */
 
 import type { Gpu } from '../device/gpu.ts';
 import { LimitError, ShapeError } from '../device/errors.ts';
-import { Tensor } from '../device/tensor.ts';
-import { GraphBuilder } from '../graph/builder.ts';
+import type { Tensor } from '../device/tensor.ts';
+import type { GraphBuilder } from '../graph/builder.ts';
 import { compile } from '../graph/compile.ts';
-import type { Value } from '../graph/graph.ts';
-import { advanceOp } from '../ops/advance.ts';
 import { SerialQueue } from '../runtime/serial.ts';
 import { Session } from '../runtime/session.ts';
 import type { HostTensor } from './checkpoint.ts';
-import type { KVCache, LmConfig, ModelFamily } from './decoder.ts';
+import type { LmConfig, ModelFamily } from './decoder.ts';
 import type { GenerationConfig } from './generation-config.ts';
 import { generateTokens, planGeneration } from './lm/generate.ts';
-import { llamaStepFor, llamaStepNode, type LlamaStep } from './lm/llama-step.ts';
+import { attentionMapsGraph, decodeGraph, prefillGraph, type GraphSource } from './lm/graphs.ts';
+import { SequenceState } from './lm/kv-cache.ts';
+import { llamaStepFor, type LlamaStep } from './lm/llama-step.ts';
 import { readCheckpoint, readModelFiles, type LoadOptions, type ModelBuffers } from './lm/loader.ts';
 import { MASKED_LOGIT, type LogitMask } from './lm/logits-processor.ts';
 import type { GeneratedToken, GenerateOptions } from './lm/options.ts';
@@ -40,8 +36,6 @@ export interface LogitsOptions {
 
 /** Tokens per prefill run at most. */
 const MAX_PREFILL_CHUNK = 256;
-/** Largest vocabulary whose greedy argmax the advance kernel takes itself (one invocation). */
-const ADVANCE_ARGMAX_MAX_VOCAB = 4096;
 
 const pow2Ceil = (n: number) => 2 ** Math.ceil(Math.log2(n));
 const pow2Floor = (n: number) => 2 ** Math.floor(Math.log2(n));
@@ -50,20 +44,8 @@ export class LanguageModel {
   /** The KV-cache length: the longest sequence this instance can process. */
   readonly maxContext: number;
   private readonly weights = new Map<string, Tensor>();
-  /** i32 [1, 1]: the token the next decode step reads. */
-  private readonly ids: Tensor;
-  /** u32 [1]: cache row of the first token of the next run. */
-  private readonly position: Tensor;
-  /** u32 [1]: cache rows that attention reads in the next run. */
-  private readonly kvLength: Tensor;
-  /** i32 [maxContext + 1]: history[p] is the id greedy decoding chose for position p. */
-  private readonly history: Tensor;
-  /** Every layer's keys and values, [layers, rows, numKVHeads·headDim] (rows ≥ maxContext, padded so each layer starts at an aligned offset). */
-  private readonly kCacheAll: Tensor;
-  private readonly vCacheAll: Tensor;
-  /** Per layer, views [1, maxContext, numKVHeads·headDim] of the above. */
-  private readonly kCache: Tensor[] = [];
-  private readonly vCache: Tensor[] = [];
+  /** The KV cache, the next token, its position and the greedy history (lm/kv-cache.ts). */
+  private readonly state: SequenceState;
   /** The one-kernel decode step, when this model uses it (lm/llama-step.ts). */
   private readonly step: LlamaStep | null;
   /** False for a twin: the weights belong to the model it was made from. */
@@ -77,6 +59,7 @@ export class LanguageModel {
   /** One call at a time, in call order (docs/runtime.md, Concurrency): all calls share the cache. */
   private readonly queue = new SerialQueue('LanguageModel');
   private readonly sequence: Sequence;
+  private readonly graphs: GraphSource;
 
   private constructor(
     readonly gpu: Gpu,
@@ -118,28 +101,13 @@ export class LanguageModel {
         this.step = llamaStepFor(gpu, config, weights, options.fusedDecode !== false);
         if (this.step) owned.push(this.step.weights);
       }
-      // One buffer for all layers' keys (and one for values), which the one-kernel decode step
-      // binds whole; the graphs bind one layer's rows, so each layer starts at an aligned offset.
-      const kvWidth = config.numKVHeads * config.headDim;
-      const align = gpu.limits.minStorageBufferOffsetAlignment / 4;
-      const rowStep = align / gcd(kvWidth, align);
-      const rows = Math.ceil(max / rowStep) * rowStep;
-      owned.push((this.kCacheAll = gpu.empty([config.numLayers, rows, kvWidth])));
-      owned.push((this.vCacheAll = gpu.empty([config.numLayers, rows, kvWidth])));
-      for (let i = 0; i < config.numLayers; i++) {
-        for (const [all, views] of [[this.kCacheAll, this.kCache], [this.vCacheAll, this.vCache]] as const) {
-          views.push(new Tensor(gpu, all.buffer, [1, max, kvWidth], 'f32', all.offset + 4 * i * rows * kvWidth, all));
-        }
-      }
+      this.state = new SequenceState(gpu, config, max);
     } catch (err) {
       for (const t of owned) t.destroy();
       throw err;
     }
-    this.ids = gpu.upload(new Int32Array(1), [1, 1], 'i32');
-    this.position = gpu.upload(new Uint32Array(1), [1], 'u32');
-    this.kvLength = gpu.upload(new Uint32Array(1), [1], 'u32');
-    this.history = gpu.upload(new Int32Array(max + 1), [max + 1], 'i32');
     this.sequence = this.sequenceOf();
+    this.graphs = { config, family, weights: this.weights, state: this.state, step: this.step, logitMask: (mask) => this.logitMask(mask) };
   }
 
   /**
@@ -162,29 +130,6 @@ export class LanguageModel {
 
   // ---- graphs ---------------------------------------------------------------------------------
 
-  /** A builder with every weight and the shared sequence state bound as constants. */
-  private builder(name: string): { g: GraphBuilder; weight: (name: string) => Value; cache: KVCache } {
-    const g = new GraphBuilder(name);
-    const values = new Map<Tensor, Value>();
-    const weights = new Map<string, Value>();
-    for (const [key, tensor] of this.weights) {
-      if (!values.has(tensor)) values.set(tensor, g.constant(key, tensor));
-      weights.set(key, values.get(tensor)!);
-    }
-    const weight = (key: string) => {
-      const v = weights.get(key);
-      if (!v) throw new Error(`${this.config.family} graph: no weight '${key}'`);
-      return v;
-    };
-    const cache: KVCache = {
-      position: g.constant('position', this.position),
-      kvLength: g.constant('kv_length', this.kvLength),
-      k: this.kCache.map((t, i) => g.constant(`k_cache.${i}`, t)),
-      v: this.vCache.map((t, i) => g.constant(`v_cache.${i}`, t)),
-    };
-    return { g, weight, cache };
-  }
-
   private async session(key: string, build: () => GraphBuilder): Promise<Session> {
     let session = this.sessions.get(key);
     if (!session) {
@@ -194,51 +139,13 @@ export class LanguageModel {
     return session;
   }
 
-  /** T tokens at rows position .. position + T − 1: the cache is filled; with `logits`, the LM head runs on every row. */
   private prefillSession(T: number, logits: boolean): Promise<Session> {
-    return this.session(`prefill_${T}${logits ? '_logits' : ''}`, () => {
-      const { g, weight, cache } = this.builder(`${this.config.family}_prefill_${T}`);
-      const ids = g.input('ids', [1, T], 'i32');
-      g.output(logits ? 'logits' : 'hidden', this.family.build(g, this.config, weight, ids, cache, logits));
-      return g;
-    });
+    return this.session(`prefill_${T}${logits ? '_logits' : ''}`, () => prefillGraph(this.graphs, T, logits));
   }
 
-  /** One token against the cache: 'greedy' chooses and advances on the GPU; else returns logits or the top k. */
   private decodeSession(mode: 'greedy' | 'logits' | { topK: number }, mask: LogitMask | null): Promise<Session> {
     const name = typeof mode === 'string' ? mode : `top${mode.topK}`;
-    return this.session(`decode_${name}${mask ? `_${mask.key}` : ''}`, () => {
-      const { g, weight, cache } = this.builder(`${this.config.family}_decode_${name}${mask ? `_${mask.label}` : ''}`);
-      const ids = g.constant('ids', this.ids);
-      // A small Llama model runs the whole step as one kernel, which for unmasked greedy decoding
-      // also takes the argmax and advances, a whole chunk of steps in one dispatch (its input
-      // 'steps'); otherwise the decode graph.
-      const step = this.step && { kCache: g.constant('k_cache', this.kCacheAll), vCache: g.constant('v_cache', this.vCacheAll), ids, position: cache.position };
-      if (step && mode === 'greedy' && !mask) {
-        const history = g.constant('history', this.history);
-        llamaStepNode(g, this.step!, step, { kvLength: cache.kvLength, history, steps: g.input('steps', [1], 'u32') });
-        g.output('history', history);
-        return g;
-      }
-      let logits = step
-        ? llamaStepNode(g, this.step!, step)
-        : g.reshape(this.family.build(g, this.config, weight, ids, cache, true), [1, this.config.vocabSize], 'logits');
-      if (mask) logits = g.add(logits, g.constant('logit_mask', this.logitMask(mask)), 'masked_logits');
-      if (mode === 'greedy') {
-        const history = g.constant('history', this.history);
-        // A small vocabulary is scanned by the advance kernel itself: one dispatch fewer.
-        const choice = this.config.vocabSize <= ADVANCE_ARGMAX_MAX_VOCAB ? { logits } : { next: g.argmax(logits, 'next') };
-        g.apply(advanceOp, { ...choice, ids, position: cache.position, kvLength: cache.kvLength, history }, {}, 'advance');
-        g.output('history', history);
-      } else if (mode === 'logits') {
-        g.output('logits', logits);
-      } else {
-        const top = g.topK(logits, mode.topK);
-        g.output('values', top.values);
-        g.output('indices', top.indices);
-      }
-      return g;
-    });
+    return this.session(`decode_${name}${mask ? `_${mask.key}` : ''}`, () => decodeGraph(this.graphs, mode, mask));
   }
 
   private logitMask({ allowed, banned, key }: LogitMask): Tensor {
@@ -266,11 +173,6 @@ export class LanguageModel {
     return session.run(inputs, { download });
   }
 
-  private setPosition(position: number, kvLength: number): void {
-    this.gpu.write(this.position, [position]);
-    this.gpu.write(this.kvLength, [kvLength]);
-  }
-
   /** Largest prefill chunk (a power of two) whose logits fit one storage binding. */
   private get maxLogitsChunk(): number {
     const rows = Math.floor(this.gpu.limits.maxStorageBufferBindingSize / (4 * this.config.vocabSize));
@@ -296,7 +198,7 @@ export class LanguageModel {
       const ids = new Int32Array(T);
       ids.set(tokens.slice(done, done + n));
       const session = await this.prefillSession(T, logits);
-      this.setPosition(pos, pos + T);
+      this.state.setPosition(pos, pos + T);
       const result = await this.run(session, `prefill (${T} tokens)`, { ids }, logits ? ['logits'] : []);
       out?.set((result.logits as Float32Array).subarray(0, n * V), done * V);
       done += n;
@@ -329,7 +231,7 @@ export class LanguageModel {
       const out = new Float32Array(ids.length * V);
       const session = await this.decodeSession('logits', null);
       for (let t = 0; t < ids.length; t++) {
-        this.feed(ids[t]!, t);
+        this.state.feed(ids[t]!, t);
         const result = await this.run(session, 'decode (1 token)', {}, ['logits']);
         out.set(result.logits as Float32Array, t * V);
       }
@@ -355,16 +257,10 @@ export class LanguageModel {
       // which has no probability output), or the whole cache where the padding would not fit.
       const T = Math.min(Math.max(2, pow2Ceil(n)), this.maxContext);
       if (T < 2) throw new LimitError('attentionMaps: needs a KV cache of at least 2 tokens (maxContext)');
-      const session = await this.session(`attention_maps_${T}`, () => {
-        const { g, weight, cache } = this.builder(`${this.config.family}_attention_maps_${T}`);
-        const probs: Value[] = [];
-        this.family.build(g, this.config, weight, g.input('ids', [1, T], 'i32'), { ...cache, probs }, false);
-        probs.forEach((p, layer) => g.output(`probs.${layer}`, p));
-        return g;
-      });
+      const session = await this.session(`attention_maps_${T}`, () => attentionMapsGraph(this.graphs, T));
       const padded = new Int32Array(T);
       padded.set(ids);
-      this.setPosition(0, T);
+      this.state.setPosition(0, T);
       const names = Array.from({ length: this.config.numLayers }, (_, layer) => `probs.${layer}`);
       const result = await this.run(session, `attention maps (${T} tokens)`, { ids: padded }, names);
       // Each output is [1, H, T, capacity]: keep the first n queries and the first n keys.
@@ -422,12 +318,12 @@ export class LanguageModel {
       gpu: this.gpu,
       config: this.config,
       maxContext: this.maxContext,
-      history: this.history,
+      history: this.state.history,
       profiling: (label) => !!this.options.profile && !this.profiles.has(label),
       checkLength: (n, what) => this.checkLength(n, what),
       checkIds: (ids) => this.checkIds(ids),
       start: (ids) => this.start(ids),
-      feed: (id, position) => this.feed(id, position),
+      feed: (id, position) => this.state.feed(id, position),
       logits: async (mask) => (await this.run(await this.decodeSession('logits', mask), 'decode (1 token)', {}, ['logits'])).logits as Float32Array,
       topK: async (k, mask) => {
         const result = await this.run(await this.decodeSession({ topK: k }, mask), 'decode (1 token)', {}, ['values', 'indices']);
@@ -446,14 +342,8 @@ export class LanguageModel {
   private async start(ids: readonly number[]): Promise<number> {
     await this.prefill(ids.slice(0, -1), 0, false);
     const position = ids.length - 1;
-    this.feed(ids[position]!, position);
+    this.state.feed(ids[position]!, position);
     return position;
-  }
-
-  /** The next decode step reads token `id` at `position` (and attends to the rows up to it). */
-  private feed(id: number, position: number): void {
-    this.gpu.write(this.ids, [id]);
-    this.setPosition(position, position + 1);
   }
 
   /** The per-node profiles recorded with `{ profile: true }` (first prefill chunk and first decode step). */
@@ -471,15 +361,12 @@ export class LanguageModel {
     this.twin?.destroy();
     for (const s of this.sessions.values()) s.destroy();
     this.sessions.clear();
-    const owned = new Set<{ destroy(): void }>([this.kCacheAll, this.vCacheAll, ...this.logitMasks.values(), this.ids, this.position, this.kvLength, this.history]);
+    this.state.destroy();
+    const owned = new Set<{ destroy(): void }>(this.logitMasks.values());
     if (this.ownsWeights) {
       for (const t of this.weights.values()) owned.add(t);
       if (this.step) owned.add(this.step.weights);
     }
     for (const t of owned) t.destroy();
   }
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
 }
