@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Gpu } from '../src/device/gpu.ts';
-import { LanguageModel, resolveSampling, type GenerateOptions } from '../src/models/lm.ts';
+import { LanguageModel } from '../src/models/lm.ts';
+import type { GenerateOptions } from '../src/models/lm/options.ts';
+import { resolveSampling } from '../src/models/lm/sampling.ts';
 import { testDevice } from './util/gpu.ts';
 
 const FIXTURES = new URL('./fixtures/models/', import.meta.url).pathname;

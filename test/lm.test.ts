@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Gpu } from '../src/device/gpu.ts';
-import { LanguageModel, sampleLogits, mulberry32 } from '../src/models/lm.ts';
+import { LanguageModel } from '../src/models/lm.ts';
+import { mulberry32, sampleLogits } from '../src/models/lm/sampling.ts';
 import { parseSafetensors, writeSafetensors, type SafetensorsTensor } from '../src/models/safetensors.ts';
 import { testDevice } from './util/gpu.ts';
 

@@ -1,190 +1,33 @@
 /**
- * A decoder-only language model on the GPU, from checkpoint to text.
- *
- * The weights are uploaded once and shared by every graph the model compiles:
- *  - prefill graphs run a chunk of T tokens (T a power of two; a short last chunk is right-padded,
- *    and the causal mask keeps the padding out of every real row). They append k and v to the KV
- *    cache and, for `logits()`, apply the LM head to every row;
- *  - decode graphs run one token against the cache. The greedy one ends in argmax and the
- *    `advance` kernel, which feeds the chosen id back as the next input and moves the position on,
- *    so K steps are recorded into one compute pass and the new ids are read back once per K;
- *    the sampling ones return logits (or the top-k) for the host to draw from.
- * Generation defaults come from the checkpoint's generation config, read as Hugging Face reads it
- * (generation_config.json, else config.json's keys, else HF's defaults), and each GenerateOptions
- * field overrides one of them, as generate(**kwargs) does. Bans that do not depend on the tokens
- * so far (bad words of one token, EOS until min_new_tokens) are a logit mask on the GPU, so greedy
- * decoding stays there; longer bad words are checked on the host, step by step.
- * The KV cache, the token id, the position and the number of valid cache rows live in tensors
- * owned here and bound as constants into every graph, so all graphs see the same sequence.
+ * A decoder-only language model on the GPU: its weights (uploaded once and shared by every graph,
+ * and by the twin that guidance runs), its sequence state (the KV cache, the token, the position:
+ * lm/kv-cache.ts) and the sessions compiled from its graphs (lm/graphs.ts), kept per shape and
+ * logit mask. Prefill runs in power-of-two chunks; decoding is generate()'s (lm/generate.ts).
+ * Every public call takes its turn on a SerialQueue (docs/runtime.md, Concurrency).
+ * Elsewhere: loading (lm/loader.ts); generate()'s options and plan (lm/options.ts), strategies
+ * (lm/generate.ts, lm/greedy.ts) and logits processors (lm/logits-processor.ts,
+ * imagegen/logits-processors.ts); the small-Llama one-kernel step (lm/llama-step.ts).
  */
 
 import type { Gpu } from '../device/gpu.ts';
 import { LimitError, ShapeError } from '../device/errors.ts';
-import { Tensor } from '../device/tensor.ts';
-import { GraphBuilder } from '../graph/builder.ts';
+import type { Tensor } from '../device/tensor.ts';
+import type { GraphBuilder } from '../graph/builder.ts';
 import { compile } from '../graph/compile.ts';
-import type { Value } from '../graph/graph.ts';
-import { advanceOp } from '../ops/advance.ts';
-import { llamaDecodeStepOp, llamaDecodeStepUnfit, LlamaStepTexture, packLlamaDecodeStepWeights, type LlamaStepShape } from '../ops/llama-decode-step.ts';
+import { SerialQueue } from '../runtime/serial.ts';
 import { Session } from '../runtime/session.ts';
-import { loadExpectedTensors, type HostTensor } from './checkpoint.ts';
-import type { KVCache, LmConfig, ModelFamily } from './decoder.ts';
-import { CheckpointError } from './errors.ts';
-import { checkGenerationIds, generationConfigOf, readGenerationConfigFile, type GenerationConfig } from './generation-config.ts';
-import { gpt2, gpt2Config } from './gpt2.ts';
-import { listDirectory, readFileBytes, readFileText } from './io.ts';
-import { llama, llama2cLmConfig, llamaConfig } from './llama.ts';
-import { parseLlama2c } from './llama2c.ts';
-import { parseSafetensors } from './safetensors.ts';
-import { loadGpt2Tokenizer } from './tokenizers/gpt2.ts';
-import { parseLlama2cTokenizer } from './tokenizers/llama2c.ts';
+import type { HostTensor } from './checkpoint.ts';
+import type { LmConfig, ModelFamily } from './decoder.ts';
+import type { GenerationConfig } from './generation-config.ts';
+import { generateTokens, planGeneration } from './lm/generate.ts';
+import { attentionMapsGraph, decodeGraph, prefillGraph, type GraphSource } from './lm/graphs.ts';
+import { SequenceState } from './lm/kv-cache.ts';
+import { llamaStepFor, type LlamaStep } from './lm/llama-step.ts';
+import { readCheckpoint, readModelFiles, type LoadOptions, type ModelBuffers } from './lm/loader.ts';
+import { MASKED_LOGIT, type LogitMask } from './lm/logits-processor.ts';
+import type { GeneratedToken, GenerateOptions } from './lm/options.ts';
+import type { Sequence } from './lm/sequence.ts';
 import type { Tokenizer } from './tokenizers/tokenizer.ts';
-
-export interface LoadOptions {
-  /** KV-cache length in tokens (default and at most: the model's context length). */
-  maxContext?: number;
-  /** Profile the first prefill chunk and the first decode step of each call, for `profileTable()`. */
-  profile?: boolean;
-  /** Names of stored tensors that are not the Transformer's (e.g. an image generator's `codebook`): not loaded, not an error. */
-  ignoreTensors?: readonly string[];
-  /**
-   * Decode a small Llama model with one kernel per token (llamaDecodeStep), when it fits that
-   * kernel's limits (default true); false keeps the per-layer decode graph.
-   */
-  fusedDecode?: boolean;
-  /**
-   * Told once, at load, when the generation config sets keys Tessera does not implement (e.g.
-   * `repetition_penalty`, or `num_beams` > 1: LanguageModel has no beam search): the message names
-   * them and says their defaults are used. Default: console.warn.
-   */
-  onWarning?: (message: string) => void;
-}
-
-export interface ModelBuffers {
-  /** A Hugging Face `config.json` (parsed) with `model.safetensors` bytes; absent for a llama2.c `.bin`. */
-  config?: Record<string, unknown>;
-  /** The folder's `generation_config.json` (parsed), when it has one; then config.json's generation keys are not used. */
-  generationConfig?: Record<string, unknown> | null;
-  weights: ArrayBuffer | ArrayBufferView;
-  tokenizer?: Tokenizer;
-  /** Named in error messages. */
-  source?: string;
-}
-
-/**
- * Each option overrides the model's generation config (`lm.generationConfig`), as HF's
- * generate(**kwargs) overrides `model.generation_config`.
- */
-export interface GenerateOptions {
-  /**
-   * Tokens to generate at most. Default: the generation config's max_new_tokens, else its
-   * max_length minus the prompt (HF counts the prompt in max_length, whose default is 20; at least
-   * one token, as in HF); llama2.c checkpoints: 256. Generation also ends at the end of the context.
-   */
-  maxNewTokens?: number;
-  /** Every EOS id is banned until this many tokens are generated. Default: min_new_tokens, else min_length minus the prompt. */
-  minNewTokens?: number;
-  /**
-   * Sample (true) or decode greedily (false). Default: true when `temperature` is given above 0,
-   * false when it is 0, else the generation config's do_sample. A temperature of 0 is always greedy.
-   */
-  doSample?: boolean;
-  /** When sampling: softmax(logits / temperature); 0 is greedy decoding (on the GPU). Default: the generation config's (HF: 1). */
-  temperature?: number;
-  /**
-   * When sampling: among the k most likely tokens (on the GPU up to 128, else on the host); 0 = all.
-   * Default: the generation config's top_k (HF: 50), at most the vocabulary.
-   */
-  topK?: number;
-  /** When sampling: from the smallest set of most likely tokens whose probability reaches topP (1 = all). Default: the generation config's top_p. */
-  topP?: number;
-  /**
-   * Token sequences never to generate (HF `bad_words_ids`): a one-token word is banned everywhere;
-   * a longer one bans its last token right after the rest of it (prompt included). A word that is
-   * a single EOS id is dropped, as in HF. Default: the generation config's.
-   */
-  badWordsIds?: readonly (readonly number[])[];
-  /** The ids that end generation (HF `eos_token_id`); default: the generation config's. `stop` adds more. */
-  eosTokenIds?: readonly number[];
-  /**
-   * Forced as the last token when generation runs to its length (HF `forced_eos_token_id`: at
-   * max_length, or here also at the end of the context); [] turns it off. Default: the generation config's.
-   */
-  forcedEosTokenIds?: readonly number[];
-  /** Seed of the sampler: the same seed, prompt and options give the same tokens. */
-  seed?: number;
-  /**
-   * More ids or strings that end generation, besides the EOS ids (llama2.c: BOS). A stop or EOS
-   * id is not yielded; the token that completes a stop string is, and then generation ends.
-   */
-  stop?: string | number | readonly (string | number)[];
-  /**
-   * Choose only among the ids start ≤ id < end (e.g. an image generator's image tokens): every
-   * other logit is pushed to −1e30 on the GPU before greedy argmax, top-k or sampling.
-   */
-  allowedTokens?: TokenRange;
-  /**
-   * Classifier-free guidance: each step chooses from u + scale·(c − u), where c are the logits after
-   * the prompt and u those after `unconditional` (for an image generator, the empty prompt it was
-   * trained with). The second sequence runs on a twin that shares the weights and has its own KV
-   * cache; both are continued with the chosen tokens and their decode steps are submitted together.
-   * Scale 1 is plain decoding; top-k and greedy are then taken on the host.
-   */
-  guidance?: { scale: number; unconditional: readonly number[] };
-}
-
-/** Token ids start ≤ id < end. */
-export interface TokenRange {
-  start: number;
-  end: number;
-}
-
-/** What a masked-out logit becomes: far below any real logit, and still finite for every kernel. */
-const MASKED_LOGIT = -1e30;
-
-/** The logits a decode graph masks on the GPU: all outside `allowed`, and the `banned` ids. */
-interface LogitMask {
-  allowed?: TokenRange;
-  /** Sorted, distinct. */
-  banned: readonly number[];
-  /** Names the mask's tensor and sessions; `label` is its short form, for graph names. */
-  key: string;
-  label: string;
-}
-
-function logitMaskOf(allowed: TokenRange | undefined, banned: Iterable<number>): LogitMask | null {
-  const ids = [...new Set(banned)].sort((a, b) => a - b);
-  if (!allowed && ids.length === 0) return null;
-  const range = allowed ? `allow${allowed.start}-${allowed.end}` : '';
-  const ban = (list: string) => (ids.length > 0 ? `${range ? '_' : ''}ban${list}` : '');
-  return { allowed, banned: ids, key: range + ban(ids.join(',')), label: range + ban(ids.length <= 4 ? ids.join(',') : `${ids.length}`) };
-}
-
-/** How one generation chooses its tokens: sampling, or greedy decoding. */
-export interface SamplingSettings {
-  sample: boolean;
-  temperature: number;
-  /** 0 = all tokens. */
-  topK: number;
-  topP: number;
-}
-
-/**
- * The sampling settings of a call: its options over the generation config `g`. `doSample` decides
- * when given; else a given temperature does (above 0 samples, 0 is greedy), else `g.doSample`. A
- * temperature of 0 is greedy decoding whatever decided to sample.
- */
-export function resolveSampling(g: GenerationConfig, o: { doSample?: boolean; temperature?: number; topK?: number; topP?: number }): SamplingSettings {
-  const temperature = o.temperature ?? g.temperature;
-  const sample = (o.doSample ?? (o.temperature !== undefined ? o.temperature > 0 : g.doSample)) && temperature > 0;
-  return { sample, temperature, topK: o.topK ?? g.topK, topP: o.topP ?? g.topP };
-}
-
-export interface GeneratedToken {
-  id: number;
-  /** The text this token adds (may be '' while a multi-byte character is unfinished). */
-  text: string;
-}
 
 export interface LogitsOptions {
   /** Feed the tokens one at a time through the decode graph and its KV cache (checks that path). */
@@ -193,13 +36,6 @@ export interface LogitsOptions {
 
 /** Tokens per prefill run at most. */
 const MAX_PREFILL_CHUNK = 256;
-/** Greedy decode steps per submit: the first chunk is short so the first tokens arrive soon. */
-const FIRST_DECODE_CHUNK = 8;
-const MAX_DECODE_CHUNK = 64;
-/** Largest vocabulary whose greedy argmax the advance kernel takes itself (one invocation). */
-const ADVANCE_ARGMAX_MAX_VOCAB = 4096;
-/** The GPU top-k kernel's limit. */
-const MAX_TOP_K = 128;
 
 const pow2Ceil = (n: number) => 2 ** Math.ceil(Math.log2(n));
 const pow2Floor = (n: number) => 2 ** Math.floor(Math.log2(n));
@@ -208,22 +44,10 @@ export class LanguageModel {
   /** The KV-cache length: the longest sequence this instance can process. */
   readonly maxContext: number;
   private readonly weights = new Map<string, Tensor>();
-  /** i32 [1, 1]: the token the next decode step reads. */
-  private readonly ids: Tensor;
-  /** u32 [1]: cache row of the first token of the next run. */
-  private readonly position: Tensor;
-  /** u32 [1]: cache rows that attention reads in the next run. */
-  private readonly kvLength: Tensor;
-  /** i32 [maxContext + 1]: history[p] is the id greedy decoding chose for position p. */
-  private readonly history: Tensor;
-  /** Every layer's keys and values, [layers, rows, numKVHeads·headDim] (rows ≥ maxContext, padded so each layer starts at an aligned offset). */
-  private readonly kCacheAll: Tensor;
-  private readonly vCacheAll: Tensor;
-  /** Per layer, views [1, maxContext, numKVHeads·headDim] of the above. */
-  private readonly kCache: Tensor[] = [];
-  private readonly vCache: Tensor[] = [];
-  /** The packed weights of the one-kernel decode step, when this model uses it. */
-  private readonly step: { weights: LlamaStepTexture; shape: LlamaStepShape } | null = null;
+  /** The KV cache, the next token, its position and the greedy history (lm/kv-cache.ts). */
+  private readonly state: SequenceState;
+  /** The one-kernel decode step, when this model uses it (lm/llama-step.ts). */
+  private readonly step: LlamaStep | null;
   /** False for a twin: the weights belong to the model it was made from. */
   private readonly ownsWeights: boolean;
   /** A second sequence over the same weights, made on first use: the unconditional side of guidance. */
@@ -232,8 +56,10 @@ export class LanguageModel {
   private readonly profiles = new Map<string, string>();
   /** f32 [V] per LogitMask key: 0 for an allowed token, MASKED_LOGIT for the rest, added to the decode logits. */
   private readonly logitMasks = new Map<string, Tensor>();
-  private busy = false;
-  private destroyed = false;
+  /** One call at a time, in call order (docs/runtime.md, Concurrency): all calls share the cache. */
+  private readonly queue = new SerialQueue('LanguageModel');
+  private readonly sequence: Sequence;
+  private readonly graphs: GraphSource;
 
   private constructor(
     readonly gpu: Gpu,
@@ -272,41 +98,17 @@ export class LanguageModel {
           }
           this.weights.set(name, tensor);
         }
-        if (config.family === 'llama' && options.fusedDecode !== false && llamaDecodeStepUnfit(gpu, config) === null) {
-          const w = (name: string) => weights.get(name)!.data;
-          const layers = Array.from({ length: config.numLayers }, (_, i) => ({
-            attnNorm: w(`${i}.attn_norm`), qkv: w(`${i}.qkv`), o: w(`${i}.o`), mlpNorm: w(`${i}.mlp_norm`), gateUp: w(`${i}.gate_up`), down: w(`${i}.down`),
-          }));
-          const packed = packLlamaDecodeStepWeights(config, { embed: w('embed'), layers, norm: w('norm'), classifier: w('lm_head') });
-          const texture = LlamaStepTexture.upload(gpu, packed);
-          owned.push(texture);
-          this.step = { weights: texture, shape: config };
-        }
+        this.step = llamaStepFor(gpu, config, weights, options.fusedDecode !== false);
+        if (this.step) owned.push(this.step.weights);
       }
-      // One buffer for all layers' keys (and one for values), which the one-kernel decode step
-      // binds whole; the graphs bind one layer's rows, so each layer starts at an aligned offset.
-      const kvWidth = config.numKVHeads * config.headDim;
-      const align = gpu.limits.minStorageBufferOffsetAlignment / 4;
-      const rowStep = align / gcd(kvWidth, align);
-      const rows = Math.ceil(max / rowStep) * rowStep;
-      owned.push((this.kCacheAll = gpu.empty([config.numLayers, rows, kvWidth])));
-      owned.push((this.vCacheAll = gpu.empty([config.numLayers, rows, kvWidth])));
-      for (let i = 0; i < config.numLayers; i++) {
-        for (const [all, views] of [[this.kCacheAll, this.kCache], [this.vCacheAll, this.vCache]] as const) {
-          views.push(new Tensor(gpu, all.buffer, [1, max, kvWidth], 'f32', all.offset + 4 * i * rows * kvWidth, all));
-        }
-      }
+      this.state = new SequenceState(gpu, config, max);
     } catch (err) {
       for (const t of owned) t.destroy();
       throw err;
     }
-    this.ids = gpu.upload(new Int32Array(1), [1, 1], 'i32');
-    this.position = gpu.upload(new Uint32Array(1), [1], 'u32');
-    this.kvLength = gpu.upload(new Uint32Array(1), [1], 'u32');
-    this.history = gpu.upload(new Int32Array(max + 1), [max + 1], 'i32');
+    this.sequence = this.sequenceOf();
+    this.graphs = { config, family, weights: this.weights, state: this.state, step: this.step, logitMask: (mask) => this.logitMask(mask) };
   }
-
-  // ---- loading ------------------------------------------------------------------------------
 
   /**
    * Node: load a Hugging Face folder (config.json + model.safetensors, and tokenizer files:
@@ -314,41 +116,7 @@ export class LanguageModel {
    * a llama2.c `.bin` checkpoint, or a folder holding one `.bin` model and its `tok*.bin` tokenizer.
    */
   static async load(gpu: Gpu, path: string, options: LoadOptions = {}): Promise<LanguageModel> {
-    const folder = path.replace(/[\\/]+$/, '');
-    const entries = await listDirectory(folder);
-    if (entries === null) {
-      // A llama2.c checkpoint file; its tokenizer may sit next to it.
-      const slash = Math.max(folder.lastIndexOf('/'), folder.lastIndexOf('\\'));
-      const dir = slash >= 0 ? folder.slice(0, slash) || '/' : '.';
-      return LanguageModel.loadLlama2c(gpu, folder, dir, (await listDirectory(dir)) ?? [], options);
-    }
-    const file = (name: string) => `${folder}/${name}`;
-    if (entries.includes('config.json')) {
-      if (!entries.includes('model.safetensors')) throw new CheckpointError(`'${folder}' has a config.json but no model.safetensors`);
-      const config = JSON.parse(await readFileText(file('config.json'))) as Record<string, unknown>;
-      const generationConfig = await readGenerationConfigFile(folder, entries);
-      const weights = await readFileBytes(file('model.safetensors'));
-      const tokenizer = await findTokenizer(folder, entries, config);
-      return LanguageModel.fromBuffers(gpu, { config, generationConfig, weights, tokenizer, source: file('model.safetensors') }, options);
-    }
-    const models = entries.filter((e) => e.endsWith('.bin') && !isTokenizerFile(e));
-    if (models.length !== 1) {
-      throw new CheckpointError(
-        `'${folder}' holds no config.json and ${models.length} llama2.c model files (.bin other than tok*.bin): ${models.join(', ') || 'none'}; pass the model file itself`,
-      );
-    }
-    return LanguageModel.loadLlama2c(gpu, file(models[0]!), folder, entries, options);
-  }
-
-  private static async loadLlama2c(gpu: Gpu, path: string, dir: string, entries: readonly string[], options: LoadOptions): Promise<LanguageModel> {
-    const weights = await readFileBytes(path);
-    const tokenizerFile = entries.filter(isTokenizerFile).sort()[0];
-    let tokenizer: Tokenizer | undefined;
-    if (tokenizerFile) {
-      const vocabSize = Math.abs(new DataView(weights.buffer, weights.byteOffset, 28).getInt32(20, true));
-      tokenizer = parseLlama2cTokenizer(await readFileBytes(`${dir}/${tokenizerFile}`), vocabSize, `${dir}/${tokenizerFile}`);
-    }
-    return LanguageModel.fromBuffers(gpu, { weights, tokenizer, source: path }, options);
+    return LanguageModel.fromBuffers(gpu, await readModelFiles(path), options);
   }
 
   /**
@@ -356,54 +124,11 @@ export class LanguageModel {
    * `generationConfig` when the folder has a generation_config.json).
    */
   static async fromBuffers(gpu: Gpu, buffers: ModelBuffers, options: LoadOptions = {}): Promise<LanguageModel> {
-    let config: LmConfig;
-    let tensors: Map<string, HostTensor>;
-    let family: ModelFamily;
-    let generation: GenerationConfig;
-    if (buffers.config) {
-      const type = buffers.config.model_type;
-      if (type === 'gpt2') [config, family] = [gpt2Config(buffers.config), gpt2];
-      else if (type === 'llama') [config, family] = [llamaConfig(buffers.config), llama];
-      else throw new CheckpointError(`config.json: model_type ${JSON.stringify(type)} is not supported (gpt2, llama)`);
-      generation = lmGenerationConfig(config, buffers.config, buffers.generationConfig);
-      const file = parseSafetensors(buffers.weights, buffers.source ?? 'model.safetensors');
-      const ignore = [...(family.matchOptions.ignore ?? []), ...(options.ignoreTensors ?? [])];
-      tensors = loadExpectedTensors(file, family.expected(config), { ...family.matchOptions, ignore });
-    } else {
-      const checkpoint = parseLlama2c(buffers.weights, buffers.source ?? 'model.bin');
-      [config, family] = [llama2cLmConfig(checkpoint.config), llama];
-      tensors = loadExpectedTensors(checkpoint, family.expected(config));
-      generation = llama2cGenerationConfig(config);
-    }
-    const warning = generationWarning(generation);
-    if (warning) (options.onWarning ?? console.warn)(warning);
-    return new LanguageModel(gpu, config, family, family.prepare(config, tensors), buffers.tokenizer, generation, options);
+    const { config, family, weights, generation } = readCheckpoint(buffers, options);
+    return new LanguageModel(gpu, config, family, weights, buffers.tokenizer, generation, options);
   }
 
   // ---- graphs ---------------------------------------------------------------------------------
-
-  /** A builder with every weight and the shared sequence state bound as constants. */
-  private builder(name: string): { g: GraphBuilder; weight: (name: string) => Value; cache: KVCache } {
-    const g = new GraphBuilder(name);
-    const values = new Map<Tensor, Value>();
-    const weights = new Map<string, Value>();
-    for (const [key, tensor] of this.weights) {
-      if (!values.has(tensor)) values.set(tensor, g.constant(key, tensor));
-      weights.set(key, values.get(tensor)!);
-    }
-    const weight = (key: string) => {
-      const v = weights.get(key);
-      if (!v) throw new Error(`${this.config.family} graph: no weight '${key}'`);
-      return v;
-    };
-    const cache: KVCache = {
-      position: g.constant('position', this.position),
-      kvLength: g.constant('kv_length', this.kvLength),
-      k: this.kCache.map((t, i) => g.constant(`k_cache.${i}`, t)),
-      v: this.vCache.map((t, i) => g.constant(`v_cache.${i}`, t)),
-    };
-    return { g, weight, cache };
-  }
 
   private async session(key: string, build: () => GraphBuilder): Promise<Session> {
     let session = this.sessions.get(key);
@@ -414,63 +139,13 @@ export class LanguageModel {
     return session;
   }
 
-  /** T tokens at rows position .. position + T − 1: the cache is filled; with `logits`, the LM head runs on every row. */
   private prefillSession(T: number, logits: boolean): Promise<Session> {
-    return this.session(`prefill_${T}${logits ? '_logits' : ''}`, () => {
-      const { g, weight, cache } = this.builder(`${this.config.family}_prefill_${T}`);
-      const ids = g.input('ids', [1, T], 'i32');
-      g.output(logits ? 'logits' : 'hidden', this.family.build(g, this.config, weight, ids, cache, logits));
-      return g;
-    });
+    return this.session(`prefill_${T}${logits ? '_logits' : ''}`, () => prefillGraph(this.graphs, T, logits));
   }
 
-  /** One token against the cache: 'greedy' chooses and advances on the GPU; else returns logits or the top k. */
-  private decodeSession(mode: 'greedy' | 'logits' | { topK: number }, mask: LogitMask | null = null): Promise<Session> {
+  private decodeSession(mode: 'greedy' | 'logits' | { topK: number }, mask: LogitMask | null): Promise<Session> {
     const name = typeof mode === 'string' ? mode : `top${mode.topK}`;
-    return this.session(`decode_${name}${mask ? `_${mask.key}` : ''}`, () => {
-      const { g, weight, cache } = this.builder(`${this.config.family}_decode_${name}${mask ? `_${mask.label}` : ''}`);
-      const ids = g.constant('ids', this.ids);
-      // A small Llama model runs the whole step as one kernel, which for unmasked greedy decoding
-      // also takes the argmax and advances, a whole chunk of steps in one dispatch (its input
-      // 'steps'); otherwise the decode graph.
-      const step = this.step && {
-        attrs: this.step,
-        inputs: { kCache: g.constant('k_cache', this.kCacheAll), vCache: g.constant('v_cache', this.vCacheAll), ids, position: cache.position },
-      };
-      if (step && mode === 'greedy' && this.fusedGreedy(mask)) {
-        const history = g.constant('history', this.history);
-        const steps = g.input('steps', [1], 'u32');
-        g.apply(llamaDecodeStepOp, { ...step.inputs, kvLength: cache.kvLength, history, steps }, step.attrs, 'decode_step');
-        g.output('history', history);
-        return g;
-      }
-      let logits = step
-        ? g.apply(llamaDecodeStepOp, step.inputs, step.attrs, 'decode_step').logits!
-        : g.reshape(this.family.build(g, this.config, weight, ids, cache, true), [1, this.config.vocabSize], 'logits');
-      if (mask) logits = g.add(logits, g.constant('logit_mask', this.logitMask(mask)), 'masked_logits');
-      if (mode === 'greedy') {
-        const history = g.constant('history', this.history);
-        // A small vocabulary is scanned by the advance kernel itself: one dispatch fewer.
-        const choice = this.config.vocabSize <= ADVANCE_ARGMAX_MAX_VOCAB ? { logits } : { next: g.argmax(logits, 'next') };
-        g.apply(advanceOp, { ...choice, ids, position: cache.position, kvLength: cache.kvLength, history }, {}, 'advance');
-        g.output('history', history);
-      } else if (mode === 'logits') {
-        g.output('logits', logits);
-      } else {
-        const top = g.topK(logits, mode.topK);
-        g.output('values', top.values);
-        g.output('indices', top.indices);
-      }
-      return g;
-    });
-  }
-
-  /**
-   * Whether greedy decoding runs in the one-kernel step itself, a chunk of steps per dispatch (a
-   * small Llama model, no masked logits); else in a decode graph ending in the advance kernel.
-   */
-  private fusedGreedy(mask: LogitMask | null): boolean {
-    return this.step !== null && !mask;
+    return this.session(`decode_${name}${mask ? `_${mask.key}` : ''}`, () => decodeGraph(this.graphs, mode, mask));
   }
 
   private logitMask({ allowed, banned, key }: LogitMask): Tensor {
@@ -485,6 +160,7 @@ export class LanguageModel {
     return tensor;
   }
 
+
   // ---- running --------------------------------------------------------------------------------
 
   /** Run a graph once; the first run under each label is profiled when the model was loaded with `profile`. */
@@ -495,11 +171,6 @@ export class LanguageModel {
       return result;
     }
     return session.run(inputs, { download });
-  }
-
-  private setPosition(position: number, kvLength: number): void {
-    this.gpu.write(this.position, [position]);
-    this.gpu.write(this.kvLength, [kvLength]);
   }
 
   /** Largest prefill chunk (a power of two) whose logits fit one storage binding. */
@@ -527,7 +198,7 @@ export class LanguageModel {
       const ids = new Int32Array(T);
       ids.set(tokens.slice(done, done + n));
       const session = await this.prefillSession(T, logits);
-      this.setPosition(pos, pos + T);
+      this.state.setPosition(pos, pos + T);
       const result = await this.run(session, `prefill (${T} tokens)`, { ids }, logits ? ['logits'] : []);
       out?.set((result.logits as Float32Array).subarray(0, n * V), done * V);
       done += n;
@@ -549,33 +220,18 @@ export class LanguageModel {
     });
   }
 
-  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    this.beginUse();
-    try {
-      return await fn();
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  private beginUse(): void {
-    if (this.destroyed) throw new Error('LanguageModel: used after destroy()');
-    if (this.busy) throw new Error('LanguageModel: one logits() or generate() at a time (the KV cache is shared); finish or break out of the previous one first');
-    this.busy = true;
-  }
-
   /** The full logits [T, V] of a token sequence, row t predicting token t + 1. */
   logits(ids: readonly number[], options: LogitsOptions = {}): Promise<Float32Array> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       if (ids.length === 0) throw new ShapeError('logits: the sequence is empty');
       this.checkLength(ids.length, 'logits: the sequence');
       this.checkIds(ids);
       if (!options.incremental) return (await this.prefill(ids, 0, true))!;
       const V = this.config.vocabSize;
       const out = new Float32Array(ids.length * V);
-      const session = await this.decodeSession('logits');
+      const session = await this.decodeSession('logits', null);
       for (let t = 0; t < ids.length; t++) {
-        this.feed(ids[t]!, t);
+        this.state.feed(ids[t]!, t);
         const result = await this.run(session, 'decode (1 token)', {}, ['logits']);
         out.set(result.logits as Float32Array, t * V);
       }
@@ -591,7 +247,7 @@ export class LanguageModel {
    * prefill chunk. The KV cache is overwritten, like any `logits()` call.
    */
   attentionMaps(ids: readonly number[]): Promise<Float32Array[]> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       const n = ids.length;
       if (n === 0) throw new ShapeError('attentionMaps: the sequence is empty');
       this.checkLength(n, 'attentionMaps: the sequence');
@@ -601,16 +257,10 @@ export class LanguageModel {
       // which has no probability output), or the whole cache where the padding would not fit.
       const T = Math.min(Math.max(2, pow2Ceil(n)), this.maxContext);
       if (T < 2) throw new LimitError('attentionMaps: needs a KV cache of at least 2 tokens (maxContext)');
-      const session = await this.session(`attention_maps_${T}`, () => {
-        const { g, weight, cache } = this.builder(`${this.config.family}_attention_maps_${T}`);
-        const probs: Value[] = [];
-        this.family.build(g, this.config, weight, g.input('ids', [1, T], 'i32'), { ...cache, probs }, false);
-        probs.forEach((p, layer) => g.output(`probs.${layer}`, p));
-        return g;
-      });
+      const session = await this.session(`attention_maps_${T}`, () => attentionMapsGraph(this.graphs, T));
       const padded = new Int32Array(T);
       padded.set(ids);
-      this.setPosition(0, T);
+      this.state.setPosition(0, T);
       const names = Array.from({ length: this.config.numLayers }, (_, layer) => `probs.${layer}`);
       const result = await this.run(session, `attention maps (${T} tokens)`, { ids: padded }, names);
       // Each output is [1, H, T, capacity]: keep the first n queries and the first n keys.
@@ -653,148 +303,35 @@ export class LanguageModel {
    */
   async *generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken> {
     const ids = this.encodePrompt(prompt);
-    this.checkLength(ids.length, 'generate: the prompt');
-    const plan = this.generationPlan(ids.length, options);
-    const { sampling, minNew, sequences } = plan;
-    const allowed = options.allowedTokens;
-    if (allowed && !(Number.isInteger(allowed.start) && Number.isInteger(allowed.end) && allowed.start >= 0 && allowed.start < allowed.end && allowed.end <= this.config.vocabSize)) {
-      throw new RangeError(`generate: allowedTokens {start: ${allowed.start}, end: ${allowed.end}} must be integers with 0 ≤ start < end ≤ ${this.config.vocabSize} (the vocabulary)`);
-    }
-    const guidance = options.guidance && options.guidance.scale !== 1 ? options.guidance : undefined;
-    if (options.guidance && !Number.isFinite(options.guidance.scale)) throw new RangeError(`generate: guidance scale must be a finite number, got ${options.guidance.scale}`);
-    if (guidance) {
-      if (guidance.unconditional.length === 0) throw new ShapeError('generate: the unconditional sequence of guidance is empty');
-      this.checkLength(guidance.unconditional.length, 'generate: the unconditional sequence of guidance');
-      this.checkIds(guidance.unconditional);
-    }
-    const stops = [options.stop ?? []].flat();
-    const stopIds = new Set([...plan.eos, ...stops.filter((s): s is number => typeof s === 'number')]);
-    const stopStrings = stops.filter((s): s is string => typeof s === 'string' && s.length > 0);
-    // Masked on the GPU: outside the allowed range, the one-token bad words and, while fewer than
-    // minNew tokens are out, the EOS ids.
-    const mask = logitMaskOf(allowed, plan.banned);
-    const eosMask = minNew > 0 && plan.eos.length > 0 ? logitMaskOf(allowed, [...plan.banned, ...plan.eos]) : mask;
-
-    this.beginUse();
+    const generation = planGeneration(this.sequence, this.generationConfig, ids, options);
+    const release = await this.queue.acquire();
     try {
-      let position = await this.startSequence(ids);
-      const text = new TextStreamer(this.tokenizer, ids[position]!);
-      /** The prompt and the tokens so far, which the bad words of several tokens are matched against. */
-      const sequence = [...ids];
-      /** The token to yield, or null when generation ends before it. */
-      const accept = (id: number): GeneratedToken | null => {
-        if (stopIds.has(id)) return null;
-        sequence.push(id);
-        return { id, text: text.push(id) };
-      };
-      const endsWithStop = () => stopStrings.some((s) => text.tail(s.length + text.lastLength).includes(s));
-      const total = Math.min(plan.maxNew, this.maxContext - position, guidance ? this.maxContext - (guidance.unconditional.length - 1) : Infinity);
-      // The forced EOS is the last token when generation runs to its length: no decode step chooses it.
-      const forced = plan.forced.length > 0 && total > 0 ? plan.forced : null;
-      const decoded = forced ? total - 1 : total;
-      const random = mulberry32(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-
-      if (!sampling.sample && !guidance && sequences.length === 0) {
-        const banning = Math.min(minNew, decoded);
-        for await (const id of this.greedyIds(position, [{ steps: banning, mask: eosMask }, { steps: decoded - banning, mask }])) {
-          const token = accept(id);
-          if (!token) return;
-          yield token;
-          if (endsWithStop()) return;
-        }
-      } else {
-        const masks = [eosMask, mask];
-        const unconditional = guidance ? await this.startTwin(guidance.unconditional, masks) : null;
-        // The top k come from the GPU unless the host bans tokens first or combines guidance's two sides.
-        const gpuTopK = sampling.sample && sampling.topK > 0 && sampling.topK <= MAX_TOP_K && !guidance && sequences.length === 0;
-        const mode = gpuTopK ? { topK: sampling.topK } : 'logits';
-        const sessions = [await this.decodeSession(mode, eosMask), await this.decodeSession(mode, mask)];
-        for (let produced = 0; produced < decoded; produced++) {
-          const phase = produced < minNew ? 0 : 1;
-          let id: number;
-          if (unconditional) {
-            const [c, u] = await Promise.all([
-              this.run(sessions[phase]!, 'decode (1 token)', {}, ['logits']),
-              unconditional.twin.run(unconditional.sessions[phase]!, 'decode (1 token)', {}, ['logits']),
-            ]);
-            id = chooseToken(guide(c.logits as Float32Array, u.logits as Float32Array, guidance!.scale), sampling, sequence, sequences, random);
-          } else if (gpuTopK) {
-            const result = await this.run(sessions[phase]!, 'decode (1 token)', {}, ['values', 'indices']);
-            id = sampleLogits(result.values as Float32Array, result.indices as Int32Array, sampling.temperature, sampling.topP, random);
-          } else {
-            const result = await this.run(sessions[phase]!, 'decode (1 token)', {}, ['logits']);
-            id = chooseToken(result.logits as Float32Array, sampling, sequence, sequences, random);
-          }
-          const token = accept(id);
-          if (!token) return;
-          yield token;
-          if (endsWithStop()) return;
-          position++;
-          this.feed(id, position);
-          if (unconditional) unconditional.twin.feed(id, ++unconditional.position);
-        }
-      }
-      if (forced) {
-        // HF gives the forced ids score 0 and every other −inf: greedy takes the first, sampling draws among them.
-        const candidates = [...new Set(forced)].sort((a, b) => a - b);
-        const id = sampling.sample && candidates.length > 1 ? sampleLogits(new Float64Array(candidates.length), candidates, 1, 1, random) : candidates[0]!;
-        const token = accept(id);
-        if (token) yield token;
-      }
+      yield* generateTokens(this.sequence, this.tokenizer, ids, generation);
     } finally {
-      this.busy = false;
+      release();
     }
   }
 
-  /** What generate() makes of its options over the generation config, checked. */
-  private generationPlan(promptLength: number, o: GenerateOptions) {
-    const g = this.generationConfig;
-    const V = this.config.vocabSize;
-    const count = (name: string, value: number | undefined) => {
-      if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new RangeError(`generate: ${name} must be a non-negative integer, got ${value}`);
-      return value;
-    };
-    const tokenIds = (name: string, list: readonly number[]): number[] => {
-      for (const id of list) if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`generate: ${name} holds ${id}, which is not in the model's vocabulary [0, ${V})`);
-      return [...list];
-    };
-    let maxNew = count('maxNewTokens', o.maxNewTokens) ?? g.maxNewTokens;
-    let forcedAtLength = true;
-    if (maxNew === null) {
-      // HF counts the prompt in max_length, and generates one token even when the prompt reaches
-      // it (then cur_len is past max_length − 1, so no forced EOS).
-      maxNew = Math.max(1, g.maxLength - promptLength);
-      forcedAtLength = promptLength < g.maxLength;
-    }
-    const minNew = count('minNewTokens', o.minNewTokens) ?? g.minNewTokens ?? Math.max(0, g.minLength - promptLength);
-    const eos = tokenIds('eosTokenIds', o.eosTokenIds ?? g.eosIds);
-    const words = o.badWordsIds ?? g.badWordsIds;
-    for (const word of words) {
-      if (!Array.isArray(word) || word.length === 0) throw new RangeError(`generate: badWordsIds must be non-empty lists of token ids, got ${JSON.stringify(word)}`);
-      tokenIds('badWordsIds', word);
-    }
-    // HF's NoBadWordsLogitsProcessor drops a word that is a single EOS id.
-    const kept = words.filter((w) => !(w.length === 1 && eos.includes(w[0]!)));
-    const forced = forcedAtLength ? tokenIds('forcedEosTokenIds', o.forcedEosTokenIds ?? g.forcedEosIds ?? (g.forcedEosId === null ? [] : [g.forcedEosId])) : [];
-
-    const { temperature, topK, topP } = o;
-    if (temperature !== undefined && !(temperature >= 0 && Number.isFinite(temperature))) throw new RangeError(`generate: temperature must be ≥ 0, got ${temperature}`);
-    if (topK !== undefined && (!Number.isInteger(topK) || topK < 0 || topK > V)) throw new RangeError(`generate: topK must be 0 (all tokens) or an integer in [1, ${V}], got ${topK}`);
-    if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new RangeError(`generate: topP must be in (0, 1], got ${topP}`);
-    const sampling = resolveSampling(g, o);
-    if (sampling.sample) {
-      if (!(sampling.topP > 0 && sampling.topP <= 1)) throw new RangeError(`${g.source}: 'top_p' must be in (0, 1] to sample, got ${sampling.topP}`);
-      sampling.topK = Math.min(sampling.topK, V); // HF's TopKLogitsWarper keeps at most the vocabulary
-    }
+  /** This model's sequence as the generation strategies and logits processors drive it (lm/sequence.ts). */
+  private sequenceOf(): Sequence {
     return {
-      maxNew,
-      minNew,
-      eos,
-      banned: kept.filter((w) => w.length === 1).map((w) => w[0]!),
-      /** Bad words of several tokens: checked on the host against the tokens so far. */
-      sequences: kept.filter((w) => w.length > 1),
-      forced,
-      sampling,
+      gpu: this.gpu,
+      config: this.config,
+      maxContext: this.maxContext,
+      history: this.state.history,
+      profiling: (label) => !!this.options.profile && !this.profiles.has(label),
+      checkLength: (n, what) => this.checkLength(n, what),
+      checkIds: (ids) => this.checkIds(ids),
+      start: (ids) => this.start(ids),
+      feed: (id, position) => this.state.feed(id, position),
+      logits: async (mask) => (await this.run(await this.decodeSession('logits', mask), 'decode (1 token)', {}, ['logits'])).logits as Float32Array,
+      topK: async (k, mask) => {
+        const result = await this.run(await this.decodeSession({ topK: k }, mask), 'decode (1 token)', {}, ['values', 'indices']);
+        return { values: result.values as Float32Array, indices: result.indices as Int32Array };
+      },
+      greedySession: async (mask) => ({ session: await this.decodeSession('greedy', mask), fused: this.step !== null && !mask }),
+      run: (session, label, inputs, download) => this.run(session, label, inputs, download),
+      twin: () => (this.twin ??= new LanguageModel(this.gpu, this.config, this.family, this, this.tokenizer, this.generationConfig, this.options)).sequence,
     };
   }
 
@@ -802,79 +339,11 @@ export class LanguageModel {
    * A new sequence: `ids` but the last fill the cache, and the last is the first decode step's
    * input. Returns the position of that input.
    */
-  private async startSequence(ids: readonly number[]): Promise<number> {
+  private async start(ids: readonly number[]): Promise<number> {
     await this.prefill(ids.slice(0, -1), 0, false);
     const position = ids.length - 1;
-    this.feed(ids[position]!, position);
+    this.state.feed(ids[position]!, position);
     return position;
-  }
-
-  /** The next decode step reads token `id` at `position` (and attends to the rows up to it). */
-  private feed(id: number, position: number): void {
-    this.gpu.write(this.ids, [id]);
-    this.setPosition(position, position + 1);
-  }
-
-  /** The unconditional side of guidance, on the twin (made on first use), with a decode session per mask. */
-  private async startTwin(ids: readonly number[], masks: readonly (LogitMask | null)[]): Promise<{ twin: LanguageModel; sessions: Session[]; position: number }> {
-    this.twin ??= new LanguageModel(this.gpu, this.config, this.family, this, this.tokenizer, this.generationConfig, this.options);
-    const position = await this.twin.startSequence(ids);
-    const sessions: Session[] = [];
-    for (const mask of masks) sessions.push(await this.twin.decodeSession('logits', mask));
-    return { twin: this.twin, sessions, position };
-  }
-
-  /**
-   * Greedy decoding on the GPU from the token at `position`: each phase's steps under its own mask
-   * (EOS banned until min_new_tokens, then not). Chunks of K steps are recorded into one compute
-   * pass each, and the next chunk is queued before the host waits for this one's ids, so the GPU
-   * never idles while the host reads back and encodes. When the consumer stops early, the chunk
-   * still in flight finishes and is discarded.
-   */
-  private async *greedyIds(position: number, phases: readonly { steps: number; mask: LogitMask | null }[]): AsyncGenerator<number> {
-    // The fused step takes a chunk's steps in one dispatch; a decode graph is recorded once per
-    // step into one pass. Both advance the same ids, position and history tensors, so a chunk of
-    // one phase continues where the other left off.
-    const runs: { steps: number; session: Session; fused: boolean }[] = [];
-    for (const { steps, mask } of phases) {
-      if (steps > 0) runs.push({ steps, session: await this.decodeSession('greedy', mask), fused: this.fusedGreedy(mask) });
-    }
-    const total = runs.reduce((n, r) => n + r.steps, 0);
-    const inputs = (fused: boolean, steps: number): Record<string, Uint32Array> => (fused ? { steps: new Uint32Array([steps]) } : {});
-    const inFlight: { done: Promise<unknown>; ids: Promise<ArrayBuffer> }[] = [];
-    let submitted = 0;
-    let phase = 0;
-    let phaseDone = 0;
-    let chunk = FIRST_DECODE_CHUNK;
-    const submit = () => {
-      while (phaseDone === runs[phase]!.steps) [phase, phaseDone] = [phase + 1, 0];
-      const { session, fused, steps: phaseSteps } = runs[phase]!;
-      const steps = Math.min(chunk, phaseSteps - phaseDone);
-      const first = position + submitted + 1; // history row of the chunk's first new id
-      const done = session.run(inputs(fused, steps), { repeat: fused ? 1 : steps, download: [] });
-      const ids = this.gpu.readBytes(this.history.buffer, this.history.offset + 4 * first, 4 * steps);
-      for (const p of [done, ids]) p.catch(() => {}); // rethrown where awaited; never unhandled
-      inFlight.push({ done, ids });
-      submitted += steps;
-      phaseDone += steps;
-      chunk = Math.min(2 * chunk, MAX_DECODE_CHUNK);
-    };
-    try {
-      if (total > 0 && this.options.profile && !this.profiles.has('decode (1 token)')) {
-        await this.run(runs[0]!.session, 'decode (1 token)', inputs(runs[0]!.fused, 1), []);
-        submitted = phaseDone = 1;
-        yield new Int32Array(await this.gpu.readBytes(this.history.buffer, this.history.offset + 4 * (position + 1), 4))[0]!;
-      }
-      if (submitted < total) submit();
-      while (inFlight.length > 0) {
-        if (submitted < total) submit();
-        const { done, ids } = inFlight.shift()!;
-        await done;
-        yield* new Int32Array(await ids);
-      }
-    } finally {
-      await Promise.allSettled(inFlight.flatMap((c) => [c.done, c.ids]));
-    }
   }
 
   /** The per-node profiles recorded with `{ profile: true }` (first prefill chunk and first decode step). */
@@ -883,217 +352,21 @@ export class LanguageModel {
     return [...this.profiles].map(([label, table]) => `${this.config.family} ${label}\n${table}`).join('\n\n');
   }
 
-  /** Free the GPU memory of the weights, the cache and every compiled graph. */
+  /** Rejects queued and later calls; frees the weights, the cache and every compiled graph once the running call ends. */
   destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
+    void this.queue.close(() => this.free());
+  }
+
+  private free(): void {
     this.twin?.destroy();
     for (const s of this.sessions.values()) s.destroy();
     this.sessions.clear();
-    const owned = new Set<{ destroy(): void }>([this.kCacheAll, this.vCacheAll, ...this.logitMasks.values(), this.ids, this.position, this.kvLength, this.history]);
+    this.state.destroy();
+    const owned = new Set<{ destroy(): void }>(this.logitMasks.values());
     if (this.ownsWeights) {
       for (const t of this.weights.values()) owned.add(t);
       if (this.step) owned.add(this.step.weights);
     }
     for (const t of owned) t.destroy();
   }
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
-}
-
-function isTokenizerFile(name: string): boolean {
-  return /^tok.*\.bin$/.test(name);
-}
-
-/** The tokenizer files of a Hugging Face folder, if any: GPT-2-style BPE files, or a llama2.c tok*.bin. */
-async function findTokenizer(folder: string, entries: readonly string[], config: Record<string, unknown>): Promise<Tokenizer | undefined> {
-  const has = (...names: string[]) => names.every((n) => entries.includes(n));
-  if (has('tokenizer.json') || has('vocab.json', 'merges.txt') || has('encoder.json', 'vocab.bpe')) {
-    const tokenizer = await loadGpt2Tokenizer(folder).catch((err: Error) => {
-      // e.g. a SentencePiece tokenizer.json: the model still runs on token ids
-      if (err.name === 'TokenizerError') return undefined;
-      throw err;
-    });
-    if (tokenizer) return tokenizer;
-  }
-  const bin = entries.filter(isTokenizerFile).sort()[0];
-  if (bin) return parseLlama2cTokenizer(await readFileBytes(`${folder}/${bin}`), config.vocab_size as number | undefined, `${folder}/${bin}`);
-  return undefined;
-}
-
-type Json = Record<string, unknown>;
-
-/**
- * A Hugging Face checkpoint's generation config, for LanguageModel. With a generation_config.json
- * it is that file alone, and every id it names must be in the vocabulary. Without one it is
- * config.json's keys over HF's defaults, where a missing eos_token_id is the model class's
- * default (GPT2Config 50256, LlamaConfig 2: LmConfig.stopIds) and the special ids past the
- * vocabulary are dropped, as the model config has always been read (a config saved from
- * GPT2Config's defaults names 50256 whatever its vocabulary).
- */
-function lmGenerationConfig(config: LmConfig, json: Json, generationJson: Json | null | undefined): GenerationConfig {
-  const g = generationConfigOf(json, generationJson);
-  if (g.source === 'config.json') {
-    const inVocabulary = (id: number | null) => (id !== null && id < config.vocabSize ? id : null);
-    g.eosIds = 'eos_token_id' in json ? g.eosIds.filter((id) => id < config.vocabSize) : [...config.stopIds];
-    g.padId = inVocabulary(g.padId);
-    g.bosId = inVocabulary(g.bosId);
-    g.decoderStartId = inVocabulary(g.decoderStartId);
-  }
-  checkGenerationIds(g, config.vocabSize);
-  if (g.maxNewTokens === 0) throw new CheckpointError(`${g.source}: 'max_new_tokens' must be at least 1 (as HF's GenerationConfig requires), got 0`);
-  return g;
-}
-
-/** A llama2.c checkpoint has no generation config: Tessera's defaults, after run.c (256 steps, stop at BOS), greedy. */
-function llama2cGenerationConfig(config: LmConfig): GenerationConfig {
-  return {
-    source: 'llama2.c defaults (256 new tokens, greedy, stop at BOS)',
-    maxLength: config.contextLength,
-    maxNewTokens: 256,
-    minLength: 0,
-    minNewTokens: null,
-    numBeams: 1,
-    lengthPenalty: 1,
-    earlyStopping: false,
-    doSample: false,
-    temperature: 1,
-    topK: 0,
-    topP: 1,
-    eosIds: [...config.stopIds],
-    padId: null,
-    bosId: config.bos ?? null,
-    decoderStartId: null,
-    badWordsIds: [],
-    forcedEosId: null,
-    forcedEosIds: [],
-    unsupported: [],
-  };
-}
-
-/** The one warning about the generation keys LanguageModel ignores, or null when it ignores none. */
-export function generationWarning(g: GenerationConfig): string | null {
-  // renormalize_logits log-softmaxes the processed scores, which changes no greedy or sampled token.
-  const keys = g.unsupported.filter((k) => k !== 'renormalize_logits').map((k) => `'${k}'`);
-  if (g.numBeams > 1) keys.push(`'num_beams' (${g.numBeams}: there is no beam search; it decodes one sequence, greedily or by sampling)`);
-  if (keys.length === 0) return null;
-  return `${g.source}: ${keys.join(', ')} ${keys.length > 1 ? 'are' : 'is'} not implemented by Tessera's LanguageModel and ignored; their defaults are used`;
-}
-
-/** The next token from one row of logits: bad words of several tokens banned, then the argmax, or a draw (top-k on the host). */
-function chooseToken(logits: Float32Array | Float64Array, s: SamplingSettings, sequence: readonly number[], words: readonly (readonly number[])[], random: () => number): number {
-  banSequences(logits, sequence, words);
-  if (!s.sample) return argmaxOf(logits);
-  if (s.topK > 0) return sampleLogits(...topKOf(logits, s.topK), s.temperature, s.topP, random);
-  return sampleLogits(logits, null, s.temperature, s.topP, random);
-}
-
-/**
- * HF's NoBadWordsLogitsProcessor for the words of several tokens: a word's last token is banned
- * when `sequence` (the prompt and the tokens so far) ends with the rest of it; a word longer than
- * the sequence is skipped (SequenceBiasLogitsProcessor, transformers 4.31 on).
- */
-function banSequences(logits: Float32Array | Float64Array, sequence: readonly number[], words: readonly (readonly number[])[]): void {
-  const n = sequence.length;
-  for (const word of words) {
-    if (word.length > n) continue;
-    const last = word.length - 1;
-    let match = true;
-    for (let i = 0; i < last && match; i++) match = sequence[n - last + i] === word[i];
-    if (match) logits[word[last]!] = -Infinity;
-  }
-}
-
-/** Decodes generated ids to text as they arrive, never splitting a UTF-8 character. */
-class TextStreamer {
-  private readonly utf8 = new TextDecoder('utf-8');
-  private text = '';
-  lastLength = 0;
-
-  constructor(private readonly tokenizer: Tokenizer | undefined, private previous: number) {}
-
-  push(id: number): string {
-    let piece = '';
-    if (this.tokenizer && id < this.tokenizer.vocabSize) piece = this.utf8.decode(this.tokenizer.tokenBytes(id, this.previous), { stream: true });
-    this.previous = id;
-    this.text += piece;
-    this.lastLength = piece.length;
-    return piece;
-  }
-
-  /** The last n characters generated. */
-  tail(n: number): string {
-    return this.text.slice(Math.max(0, this.text.length - n));
-  }
-}
-
-/** Classifier-free guidance: u + scale·(c − u), in double precision. */
-function guide(c: Float32Array, u: Float32Array, scale: number): Float64Array {
-  const out = new Float64Array(c.length);
-  for (let i = 0; i < c.length; i++) out[i] = u[i]! + scale * (c[i]! - u[i]!);
-  return out;
-}
-
-/** The first index of the largest value. */
-function argmaxOf(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
-}
-
-/** The k largest values, descending (ties: lower index first), and their indices. */
-function topKOf(values: ArrayLike<number>, k: number): [Float64Array, Int32Array] {
-  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[b]! - values[a]! || a - b).slice(0, k);
-  return [Float64Array.from(order, (i) => values[i]!), Int32Array.from(order)];
-}
-
-/** A small, fast, seedable generator of uniform floats in [0, 1) (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-/**
- * Draw a token from softmax(logits / temperature), restricted to the smallest set of most likely
- * candidates whose probability reaches topP. `ids` names the candidates (top-k from the GPU,
- * sorted by descending logit); null means candidate i is token i.
- */
-export function sampleLogits(logits: ArrayLike<number>, ids: ArrayLike<number> | null, temperature: number, topP: number, random: () => number): number {
-  const n = logits.length;
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, logits[i]!);
-  const probs = new Float64Array(n);
-  let total = 0;
-  for (let i = 0; i < n; i++) total += probs[i] = Math.exp((logits[i]! - max) / temperature);
-  let order = Array.from({ length: n }, (_, i) => i);
-  if (topP < 1) {
-    // Candidates below (1 − topP)/(n − 1) of the mass cannot be in the nucleus (llama2.c's shortcut).
-    const cutoff = ((1 - topP) / Math.max(1, n - 1)) * total;
-    order = order.filter((i) => probs[i]! >= cutoff).sort((a, b) => probs[b]! - probs[a]! || a - b);
-    let mass = 0, keep = order.length;
-    for (let k = 0; k < order.length; k++) {
-      mass += probs[order[k]!]!;
-      if (mass >= topP * total) {
-        keep = k + 1;
-        break;
-      }
-    }
-    order = order.slice(0, keep);
-    total = mass;
-  }
-  let r = random() * total;
-  for (const i of order) {
-    r -= probs[i]!;
-    if (r < 0) return ids ? ids[i]! : i;
-  }
-  const last = order[order.length - 1]!; // rounding left r ≥ 0 after the last candidate
-  return ids ? ids[last]! : last;
 }

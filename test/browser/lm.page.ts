@@ -6,7 +6,8 @@
  * results table for the screenshot.
  */
 import { createDevice, type Gpu } from '../../src/device/gpu.ts';
-import { LanguageModel, type GenerateOptions } from '../../src/models/lm.ts';
+import { LanguageModel } from '../../src/models/lm.ts';
+import type { GenerateOptions } from '../../src/models/lm/options.ts';
 import { parseLlama2cTokenizer } from '../../src/models/tokenizers/llama2c.ts';
 
 let gpu: Gpu | null = null;

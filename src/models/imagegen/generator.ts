@@ -24,12 +24,16 @@ import { LimitError, ShapeError } from '../../device/errors.ts';
 import type { Tensor } from '../../device/tensor.ts';
 import { detokenize } from '../../ops/detokenize.ts';
 import { upsample, type UpsampleMode } from '../../ops/upsample.ts';
+import { SerialQueue } from '../../runtime/serial.ts';
 import { CheckpointError } from '../errors.ts';
 import { readGenerationConfigFile, type GenerationConfig } from '../generation-config.ts';
 import { gpt2Config } from '../gpt2.ts';
 import { listDirectory, readFileBytes, readFileText } from '../io.ts';
 import { llamaConfig } from '../llama.ts';
-import { generationWarning, LanguageModel, resolveSampling, type LoadOptions, type SamplingSettings, type TokenRange } from '../lm.ts';
+import { LanguageModel } from '../lm.ts';
+import type { LoadOptions } from '../lm/loader.ts';
+import { generationWarning, type TokenRange } from '../lm/options.ts';
+import { resolveSampling, type SamplingSettings } from '../lm/sampling.ts';
 import { parseSafetensors } from '../safetensors.ts';
 import { loadGpt2Tokenizer } from '../tokenizers/gpt2.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
@@ -91,7 +95,8 @@ export interface RenderedImage {
 export class ImageGenerator {
   /** Codebook patches as packed RGBA8 (alpha 255), u32 [K, p, p]. */
   private readonly codebook: Tensor;
-  private destroyed = false;
+  /** One call at a time, in call order (docs/runtime.md, Concurrency). */
+  private readonly queue = new SerialQueue('ImageGenerator');
 
   private constructor(readonly lm: LanguageModel, readonly config: ImageGenConfig, codebookRgb: Uint8Array) {
     const { imageTokenCount: k, patchSize: p } = config;
@@ -202,8 +207,11 @@ export class ImageGenerator {
   }
 
   /** Generate the grid: H·W image-token ids in raster order (row 0 first). */
-  async generateTokens(prompt: string | readonly number[], options: ImageTokenOptions = {}): Promise<Int32Array> {
-    this.checkAlive();
+  generateTokens(prompt: string | readonly number[], options: ImageTokenOptions = {}): Promise<Int32Array> {
+    return this.queue.run(() => this.generateGrid(prompt, options));
+  }
+
+  private async generateGrid(prompt: string | readonly number[], options: ImageTokenOptions): Promise<Int32Array> {
     const ids = this.promptIds(prompt);
     const { gridHeight: h, gridWidth: w } = this.config;
     const scale = options.guidanceScale ?? this.config.guidanceScale;
@@ -239,8 +247,11 @@ export class ImageGenerator {
    * The picture of a token grid (H·W vocabulary ids, raster order) on the GPU: codebook patches,
    * then up-sampled. Ids that are not image tokens (−1 for cells not generated yet) are transparent.
    */
-  async render(tokens: ArrayLike<number>, options: RenderOptions = {}): Promise<RenderedImage> {
-    this.checkAlive();
+  render(tokens: ArrayLike<number>, options: RenderOptions = {}): Promise<RenderedImage> {
+    return this.queue.run(() => this.renderGrid(tokens, options));
+  }
+
+  private async renderGrid(tokens: ArrayLike<number>, options: RenderOptions): Promise<RenderedImage> {
     const { gridHeight: h, gridWidth: w } = this.config;
     const scale = options.scale ?? 1;
     if (tokens.length !== h * w) throw new ShapeError(`ImageGenerator.render: got ${tokens.length} tokens, expected ${h}×${w} = ${h * w}`);
@@ -265,22 +276,20 @@ export class ImageGenerator {
     }
   }
 
-  /** Prompt → tokens → picture. */
-  async imagine(prompt: string | readonly number[], options: ImageTokenOptions & RenderOptions = {}): Promise<{ tokens: Int32Array; image: RenderedImage }> {
-    const tokens = await this.generateTokens(prompt, options);
-    return { tokens, image: await this.render(tokens, options) };
+  /** Prompt → tokens → picture, in one turn. */
+  imagine(prompt: string | readonly number[], options: ImageTokenOptions & RenderOptions = {}): Promise<{ tokens: Int32Array; image: RenderedImage }> {
+    return this.queue.run(async () => {
+      const tokens = await this.generateGrid(prompt, options);
+      return { tokens, image: await this.renderGrid(tokens, options) };
+    });
   }
 
-  private checkAlive(): void {
-    if (this.destroyed) throw new Error('ImageGenerator: used after destroy()');
-  }
-
-  /** Free the model, its graphs and the codebook. */
+  /** Reject queued and later calls; free the model, its graphs and the codebook once the running call ends. */
   destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.codebook.destroy();
-    this.lm.destroy();
+    void this.queue.close(() => {
+      this.codebook.destroy();
+      this.lm.destroy();
+    });
   }
 }
 

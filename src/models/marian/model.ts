@@ -20,6 +20,7 @@ import type { Tensor } from '../../device/tensor.ts';
 import { GraphBuilder } from '../../graph/builder.ts';
 import { compile } from '../../graph/compile.ts';
 import type { Value } from '../../graph/graph.ts';
+import { SerialQueue } from '../../runtime/serial.ts';
 import { Session } from '../../runtime/session.ts';
 import { loadExpectedTensors, type HostTensor } from '../checkpoint.ts';
 import { CheckpointError } from '../errors.ts';
@@ -128,8 +129,8 @@ export class MarianModel {
   private readonly encoders = new Map<string, EncoderPlan>();
   private readonly decoders = new Map<string, DecoderPlan>();
   private readonly profiles = new Map<string, string>();
-  private busy = false;
-  private destroyed = false;
+  /** One call at a time, in call order (docs/runtime.md, Concurrency): calls share the caches. */
+  private readonly queue = new SerialQueue('MarianModel');
 
   private constructor(
     readonly gpu: Gpu,
@@ -335,24 +336,13 @@ export class MarianModel {
     return [...this.profiles].map(([label, table]) => `marian ${label}\n${table}`).join('\n\n');
   }
 
-  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.destroyed) throw new Error('MarianModel: used after destroy()');
-    if (this.busy) throw new Error('MarianModel: one call at a time (the caches are shared); await the previous one first');
-    this.busy = true;
-    try {
-      return await fn();
-    } finally {
-      this.busy = false;
-    }
-  }
-
   /**
    * Teacher-forced logits: for each source, the decoder fed `decoder[b]` (all the same length,
    * starting with the decoder start token) one token at a time through the KV cache; returns
    * per source a Float32Array [T, V] whose row t predicts decoder token t + 1.
    */
   logits(sources: readonly (readonly number[])[], decoder: readonly (readonly number[])[]): Promise<Float32Array[]> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       this.checkSources(sources);
       if (decoder.length !== sources.length) throw new ShapeError(`logits: ${sources.length} sources but ${decoder.length} decoder sequences`);
       const T = decoder[0]?.length ?? 0;
@@ -382,7 +372,7 @@ export class MarianModel {
    * This is the alignment matrix between target and source tokens.
    */
   crossAttention(source: readonly number[], target: readonly number[]): Promise<CrossAttention> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       this.checkSources([source]);
       const c = this.config;
       const T = target.length;
@@ -418,7 +408,7 @@ export class MarianModel {
 
   /** Run only the encoder on a batch and wait for it (its cross-attention K/V stay on the GPU): for timing. */
   encodeOnly(sources: readonly (readonly number[])[]): Promise<void> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       this.checkSources(sources);
       await this.encode(sources);
     });
@@ -482,7 +472,7 @@ export class MarianModel {
    * sorted by length and run `batchSize` at a time; results come back in the input order.
    */
   generate(sources: readonly (readonly number[])[], options: TranslateOptions = {}): Promise<SearchResult[]> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       this.checkSources(sources);
       const s = this.settings(options);
       const batchSize = options.batchSize ?? DEFAULT_BATCH;
@@ -511,10 +501,12 @@ export class MarianModel {
     return tokenizer ? results.map((r) => ({ ...r, text: tokenizer.decode(r.ids) })) : results;
   }
 
-  /** Free the weights, caches and every compiled graph. */
+  /** Reject queued and later calls; free the weights, caches and every compiled graph once the running call ends. */
   destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
+    void this.queue.close(() => this.free());
+  }
+
+  private free(): void {
     for (const plan of this.decoders.values()) {
       for (const s of plan.steps) s.destroy();
       for (const t of plan.owned) t.destroy();

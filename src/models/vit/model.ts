@@ -25,6 +25,7 @@ import { classTokenOp } from '../../ops/class-token.ts';
 import { patchifyOp } from '../../ops/patchify.ts';
 import { transposeHeadsOp } from '../../ops/transpose-heads.ts';
 import { BucketedSession } from '../../runtime/buckets.ts';
+import { SerialQueue } from '../../runtime/serial.ts';
 import { Session } from '../../runtime/session.ts';
 import { loadExpectedTensors, type HostTensor } from '../checkpoint.ts';
 import { CheckpointError } from '../errors.ts';
@@ -100,9 +101,8 @@ export class VisionTransformer {
   private readonly profiles = new Map<number, string>();
   /** One image's graph that also outputs every layer's attention probabilities; compiled on first use. */
   private attentionSession: Promise<Session> | null = null;
-  /** Runs are serialised: sessions share their input and staging buffers. */
-  private queue: Promise<unknown> = Promise.resolve();
-  private destroyed = false;
+  /** One call at a time, in call order (docs/runtime.md, Concurrency): sessions share their input and staging buffers. */
+  private readonly queue = new SerialQueue('VisionTransformer');
   readonly maxBatch: number;
 
   /** The model as it runs: the checkpoint's config, at `imageSize` when one was given. */
@@ -279,13 +279,6 @@ export class VisionTransformer {
 
   // ---- running --------------------------------------------------------------------------------
 
-  /** Run `fn` after every earlier run has finished. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => {});
-    return run;
-  }
-
   /** Float32 [C, H, W] pixels for one image, preprocessed like ViTImageProcessor. */
   async preprocess(image: ImageInput, source = 'image'): Promise<Float32Array> {
     return preprocessImage(await toRgbaImage(image, source), this.preprocessor, this.config.numChannels as 1 | 3, source);
@@ -296,7 +289,6 @@ export class VisionTransformer {
    * the length over C·H·W). Batches above `maxBatch` run in several passes.
    */
   async logits(pixels: Float32Array, onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
-    if (this.destroyed) throw new Error('VisionTransformer: used after destroy()');
     const c = this.config;
     const perImage = c.numChannels * c.imageHeight * c.imageWidth;
     if (pixels.length === 0 || pixels.length % perImage !== 0) {
@@ -305,7 +297,7 @@ export class VisionTransformer {
     const count = pixels.length / perImage;
     const L = c.labels.length;
     const out = new Float32Array(count * L);
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       for (let start = 0; start < count; start += this.maxBatch) {
         const n = Math.min(this.maxBatch, count - start);
         const batch = this.sessions.bucketFor(n);
@@ -366,14 +358,13 @@ export class VisionTransformer {
    * [C, H, W] as `preprocess()` makes it: what each token, the [CLS] token first, attends to.
    */
   async attentionMaps(pixels: Float32Array): Promise<VitAttentionMaps> {
-    if (this.destroyed) throw new Error('VisionTransformer: used after destroy()');
     const c = this.config;
     const perImage = c.numChannels * c.imageHeight * c.imageWidth;
     if (pixels.length !== perImage) {
       throw new ShapeError(`VisionTransformer.attentionMaps: expected one ${c.numChannels}×${c.imageHeight}×${c.imageWidth} image (${perImage} values), got ${pixels.length} values`);
     }
     const grid: [number, number] = [c.imageHeight / c.patchSize, c.imageWidth / c.patchSize];
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       if (!this.attentionSession) {
         const created = Session.create(this.gpu, compile(this.graph(1, true)));
         this.attentionSession = created;
@@ -398,14 +389,13 @@ export class VisionTransformer {
     return [...this.profiles].map(([batch, table]) => `vit, batch ${batch}\n${table}`).join('\n\n');
   }
 
-  /** Free the weights and every compiled graph. */
-  async destroy(): Promise<void> {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    await this.queue;
-    await this.sessions.destroy();
-    if (this.attentionSession) await this.attentionSession.then((s) => s.destroy(), () => {});
-    for (const t of [...this.weights.values(), ...this.clsRows.values()]) t.destroy();
+  /** Reject queued and later calls; free the weights and every compiled graph once the running call ends. */
+  destroy(): Promise<void> {
+    return this.queue.close(async () => {
+      await this.sessions.destroy();
+      if (this.attentionSession) await this.attentionSession.then((s) => s.destroy(), () => {});
+      for (const t of [...this.weights.values(), ...this.clsRows.values()]) t.destroy();
+    });
   }
 }
 
