@@ -14,15 +14,8 @@
 // Scores are in base 2 (query pre-multiplied by scale·log2(e)); a row that sees no key gives 0.
 // PROBS (opt-in) writes the exact normalised probabilities once M and the total sum are known.
 
-struct Params {
-  tq: u32,            // 1
-  tk: u32,            // key rows per batch entry (the KV-cache capacity when kvLength is given)
-  num_heads: u32,     // H
-  heads_per_kv: u32,  // H / KVH
-  q_stride: u32,      // H·D
-  kv_stride: u32,     // KVH·D
-  scale_log2: f32,    // scale · log2(e)
-}
+// Params, HEAD_VEC4, NEG_BIG, load_q4 / load_k4 / load_v4, valid_keys, online_softmax_fold.
+#include "lib/attention_heads.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
@@ -40,47 +33,12 @@ struct Params {
 #endif
 
 const HEAD_DIM = ${HEAD_DIM}u;
-const HEAD_VEC4 = (HEAD_DIM + 3u) / 4u;  // a head as vec4s, the last one zero-padded
 const THREADS = ${THREADS}u;
-// Stands in for -infinity (which WGSL constants cannot hold): exp2(NEG_BIG - m) is 0 for any real m.
-const NEG_BIG = -1.0e30;
 
 var<workgroup> q_shared: array<vec4<f32>, HEAD_VEC4>;
 var<workgroup> part_max: array<f32, THREADS>;
 var<workgroup> part_sum: array<f32, THREADS>;
 var<workgroup> part_acc: array<vec4<f32>, THREADS * HEAD_VEC4>;
-
-// Elements d..d+3 of the head row starting at q[i] / k[i] / v[i]; lanes past HEAD_DIM read as 0.
-// (Rows are not vec4-aligned for odd head sizes, so the buffers stay arrays of f32.)
-fn load_q4(i: u32, d: u32) -> vec4<f32> {
-  var r = vec4(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    if (d + t < HEAD_DIM) { r[t] = q[i + d + t]; }
-  }
-  return r;
-}
-fn load_k4(i: u32, d: u32) -> vec4<f32> {
-  var r = vec4(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    if (d + t < HEAD_DIM) { r[t] = k[i + d + t]; }
-  }
-  return r;
-}
-fn load_v4(i: u32, d: u32) -> vec4<f32> {
-  var r = vec4(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    if (d + t < HEAD_DIM) { r[t] = v[i + d + t]; }
-  }
-  return r;
-}
-
-fn valid_keys() -> u32 {
-#if ${KV_LENGTH}
-  return min(kv_length[0], params.tk);
-#else
-  return params.tk;
-#endif
-}
 
 fn visible(b: u32, key: u32) -> bool {
 #if ${KEY_MASK}
@@ -120,16 +78,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (!visible(b, j)) { continue; }
     let key_base = kv_head_base + j * params.kv_stride;
     let s = score(key_base);
-    if (s > m) {  // rescale only when the running max grows
-      let correction = exp2(m - s);
-      l *= correction;
-      for (var c = 0u; c < HEAD_VEC4; c++) {
-        acc[c] *= correction;
-      }
-      m = s;
-    }
-    let p = exp2(s - m);
-    l += p;
+    let p = online_softmax_fold(s, &m, &l, &acc);
     for (var c = 0u; c < HEAD_VEC4; c++) {
       acc[c] += p * load_v4(key_base, 4u * c);
     }

@@ -22,15 +22,8 @@
 // PROBS (opt-in, for visualisation) adds a second pass over the keys that writes the exact
 // normalised probabilities, now that each row's final max and sum are known.
 
-struct Params {
-  tq: u32,            // query rows per batch entry
-  tk: u32,            // key rows per batch entry (the KV-cache capacity when kvLength is given)
-  num_heads: u32,     // H
-  heads_per_kv: u32,  // H / KVH
-  q_stride: u32,      // H·D: elements per row of q and out
-  kv_stride: u32,     // KVH·D: elements per row of k and v
-  scale_log2: f32,    // scale · log2(e)
-}
+// Params, HEAD_VEC4, NEG_BIG, load_q4 / load_k4 / load_v4, valid_keys, online_softmax_fold.
+#include "lib/attention_heads.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
@@ -48,46 +41,11 @@ struct Params {
 #endif
 
 const HEAD_DIM = ${HEAD_DIM}u;
-const HEAD_VEC4 = (HEAD_DIM + 3u) / 4u;  // a head as vec4s, the last one zero-padded
 const BLOCK_Q = ${BLOCK_Q}u;
 const BLOCK_K = ${BLOCK_K}u;
-// Stands in for -infinity (which WGSL constants cannot hold): exp2(NEG_BIG - m) is 0 for any real m.
-const NEG_BIG = -1.0e30;
 
 var<workgroup> k_tile: array<vec4<f32>, BLOCK_K * HEAD_VEC4>;
 var<workgroup> v_tile: array<vec4<f32>, BLOCK_K * HEAD_VEC4>;
-
-// Elements d..d+3 of the head row starting at q[i] / k[i] / v[i]; lanes past HEAD_DIM read as 0.
-// (Rows are not vec4-aligned for odd head sizes, so the buffers stay arrays of f32.)
-fn load_q4(i: u32, d: u32) -> vec4<f32> {
-  var r = vec4(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    if (d + t < HEAD_DIM) { r[t] = q[i + d + t]; }
-  }
-  return r;
-}
-fn load_k4(i: u32, d: u32) -> vec4<f32> {
-  var r = vec4(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    if (d + t < HEAD_DIM) { r[t] = k[i + d + t]; }
-  }
-  return r;
-}
-fn load_v4(i: u32, d: u32) -> vec4<f32> {
-  var r = vec4(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    if (d + t < HEAD_DIM) { r[t] = v[i + d + t]; }
-  }
-  return r;
-}
-
-fn valid_keys() -> u32 {
-#if ${KV_LENGTH}
-  return min(kv_length[0], params.tk);
-#else
-  return params.tk;
-#endif
-}
 
 // Whether a query row whose causal bound is `last_key` may see key `key` of batch entry `b`.
 fn visible(b: u32, key: u32, last_key: i32) -> bool {
@@ -149,16 +107,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       for (var c = 0u; c < HEAD_VEC4; c++) {
         score += dot(q_row[c], k_tile[j * HEAD_VEC4 + c]);
       }
-      if (score > m) {  // rescale only when the running max grows (rarely, after the first keys)
-        let correction = exp2(m - score);
-        l *= correction;
-        for (var c = 0u; c < HEAD_VEC4; c++) {
-          acc[c] *= correction;
-        }
-        m = score;
-      }
-      let p = exp2(score - m);
-      l += p;
+      let p = online_softmax_fold(score, &m, &l, &acc);
       for (var c = 0u; c < HEAD_VEC4; c++) {
         acc[c] += p * v_tile[j * HEAD_VEC4 + c];
       }

@@ -45,19 +45,10 @@ var<workgroup> part_max: array<f32, THREADS>;
 var<workgroup> part_sum: array<f32, THREADS>;
 var<workgroup> part_acc: array<f32, THREADS * HEAD_DIM>;
 
-// sin and cos of angles in the thousands, accurate where WGSL's built-ins are not (lib/sincos.wgsl).
-#include "lib/sincos.wgsl"
-
-// (x, y) turned by angle p · θ^(−2i/D) (unchanged without ROPE).
-fn rotate(x: f32, y: f32, p: u32, i: u32) -> vec2<f32> {
-#if ${ROPE}
-  let angle = f32(p) * exp2(-f32(i) / f32(HEAD_DIM / 2u) * params.log2_theta);
-  let sc = sincos(angle);
-  return vec2<f32>(x * sc.y - y * sc.x, x * sc.x + y * sc.y);
-#else
-  return vec2<f32>(x, y);
-#endif
-}
+// rotated(at, p, i): pair i of a q or k head of qkv, turned by RoPE (with ROPE).
+#include "lib/decode_qkv.wgsl"
+// online_softmax_step: one key into a running max, sum and accumulator.
+#include "lib/online_softmax.wgsl"
 
 @compute @workgroup_size(${THREADS})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -70,8 +61,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let v_at = k_at + params.kv_stride;
 
   for (var i = lid; i < HEAD_DIM / 2u; i += THREADS) {
-    let q = rotate(qkv[q_at + 2u * i], qkv[q_at + 2u * i + 1u], p, i) * params.scale_log2;
-    let k = rotate(qkv[k_at + 2u * i], qkv[k_at + 2u * i + 1u], p, i);
+    let q = rotated(q_at, p, i) * params.scale_log2;
+    let k = rotated(k_at, p, i);
     q_new[2u * i] = q.x;
     q_new[2u * i + 1u] = q.y;
     k_new[2u * i] = k.x;
@@ -99,16 +90,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var d = 0u; d < HEAD_DIM; d++) {
       if (is_new) { score += q_new[d] * k_new[d]; } else { score += q_new[d] * k_cache[key + d]; }
     }
-    let m_next = max(m, score);
-    let correction = exp2(m - m_next);
-    let weight = exp2(score - m_next);
-    l = l * correction + weight;
+    let cw = online_softmax_step(score, &m, &l);
     for (var d = 0u; d < HEAD_DIM; d++) {
       var value: f32;
       if (is_new) { value = v_new[d]; } else { value = v_cache[key + d]; }
-      acc[d] = acc[d] * correction + weight * value;
+      acc[d] = acc[d] * cw.x + cw.y * value;
     }
-    m = m_next;
   }
 
   part_max[lid] = m;

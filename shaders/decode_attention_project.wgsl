@@ -42,19 +42,10 @@ const THREADS = ${THREADS}u;
 
 var<workgroup> attn: array<f32, ATTN_DIM>;
 
-// sin and cos of angles in the thousands, accurate where WGSL's built-ins are not (lib/sincos.wgsl).
-#include "lib/sincos.wgsl"
-
-// (x, y) turned by angle p · θ^(−2i/D) (unchanged without ROPE).
-fn rotate(x: f32, y: f32, p: u32, i: u32) -> vec2<f32> {
-#if ${ROPE}
-  let angle = f32(p) * exp2(-f32(i) / f32(HEAD_DIM / 2u) * params.log2_theta);
-  let sc = sincos(angle);
-  return vec2<f32>(x * sc.y - y * sc.x, x * sc.x + y * sc.y);
-#else
-  return vec2<f32>(x, y);
-#endif
-}
+// rotated(at, p, i): pair i of a q or k head of qkv, turned by RoPE (with ROPE).
+#include "lib/decode_qkv.wgsl"
+// online_softmax_step: one key into a running max, sum and accumulator.
+#include "lib/online_softmax.wgsl"
 
 @compute @workgroup_size(${THREADS})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -70,8 +61,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var q: array<f32, HEAD_DIM>;
     var k_new: array<f32, HEAD_DIM>;
     for (var i = 0u; i < HEAD_DIM / 2u; i++) {
-      let qr = rotate(qkv[q_at + 2u * i], qkv[q_at + 2u * i + 1u], p, i) * params.scale_log2;
-      let kr = rotate(qkv[k_at + 2u * i], qkv[k_at + 2u * i + 1u], p, i);
+      let qr = rotated(q_at, p, i) * params.scale_log2;
+      let kr = rotated(k_at, p, i);
       q[2u * i] = qr.x;
       q[2u * i + 1u] = qr.y;
       k_new[2u * i] = kr.x;
@@ -95,12 +86,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let key = cache_at + j * params.kv_stride;
       var score = 0.0;
       for (var d = 0u; d < HEAD_DIM; d++) { score += q[d] * k_cache[key + d]; }
-      let m_next = max(m, score);
-      let correction = exp2(m - m_next);
-      let weight = exp2(score - m_next);
-      l = l * correction + weight;
-      for (var d = 0u; d < HEAD_DIM; d++) { acc[d] = acc[d] * correction + weight * v_cache[key + d]; }
-      m = m_next;
+      let cw = online_softmax_step(score, &m, &l);
+      for (var d = 0u; d < HEAD_DIM; d++) { acc[d] = acc[d] * cw.x + cw.y * v_cache[key + d]; }
     }
     for (var d = 0u; d < HEAD_DIM; d++) { attn[h * HEAD_DIM + d] = acc[d] / l; }
   }

@@ -42,7 +42,7 @@
 // argmax and moves ids, position, kv_length and history on; then the next of steps[0] steps
 // begins, all in this one dispatch (each dispatch costs a hand-off to lavapipe's threads, and the
 // host only needs the ids, from history, every few dozen tokens). RoPE angles are
-// p · θ^(−2i/HEAD_DIM), with the accurate sin/cos of lib/sincos.wgsl, as in rope.wgsl. The host
+// p · θ^(−2i/HEAD_DIM), with the accurate sin/cos of lib/sincos.wgsl (lib/rope.wgsl). The host
 // keeps p < cache_rows.
 
 #if ${SUBGROUPS}
@@ -110,8 +110,10 @@ var<workgroup> act: Activations;  // the attention output, then silu(gate) ⊙ u
 var<workgroup> qkv: array<vec4<f32>, ${QKV4}>;  // this token's q (turned and scaled), k (turned), v
 var<workgroup> sum_sq: array<f32, THREADS>;      // partial sums of x² per invocation
 
-// sin and cos of angles in the thousands, accurate where WGSL's built-ins are not (lib/sincos.wgsl).
-#include "lib/sincos.wgsl"
+// rope(xy, p, i, D/2, log2 θ): a pair turned by the rotary angle p · θ^(−2i/D).
+#include "lib/rope.wgsl"
+// online_softmax_step: one key into a running max, sum and accumulator.
+#include "lib/online_softmax.wgsl"
 
 // vec4s per layer in the packed weights: qkv, o, gate, up, down, each padded to quads of rows.
 fn layer_size() -> u32 {
@@ -176,9 +178,7 @@ fn hsum(a: vec4<f32>) -> f32 { return (a.x + a.y) + (a.z + a.w); }
 fn turn(ab: vec2<f32>, row: u32, p: u32) -> vec2<f32> {
   let Q = params.heads * HEAD_DIM;
   if (row >= Q + params.kv) { return ab; }
-  let pair = (row % HEAD_DIM) / 2u;
-  let sc = sincos(f32(p) * exp2(-f32(pair) / f32(HEAD_DIM / 2u) * params.log2_theta));
-  let turned = vec2<f32>(ab.x * sc.y - ab.y * sc.x, ab.x * sc.x + ab.y * sc.y);
+  let turned = rope(ab, p, (row % HEAD_DIM) / 2u, HEAD_DIM / 2u, params.log2_theta);
   return select(turned, turned * params.scale_log2, row < Q);
 }
 
@@ -247,12 +247,8 @@ fn layer_step(lid: u32, layer: u32, p: u32) {
       let key = cache_at + j * row_chunks;
       var score = 0.0;
       for (var c = 0u; c < CHUNKS; c++) { score += dot(q[c], k_cache[key + c]); }
-      let m_next = max(m, score);
-      let correction = exp2(m - m_next);
-      let weight = exp2(score - m_next);
-      l = l * correction + weight;
-      for (var c = 0u; c < CHUNKS; c++) { acc[c] = acc[c] * correction + weight * v_cache[key + c]; }
-      m = m_next;
+      let cw = online_softmax_step(score, &m, &l);
+      for (var c = 0u; c < CHUNKS; c++) { acc[c] = acc[c] * cw.x + cw.y * v_cache[key + c]; }
     }
     for (var d = 0u; d < HEAD_DIM; d++) {
       let e = h * HEAD_DIM + d;

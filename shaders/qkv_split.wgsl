@@ -32,8 +32,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> k_cache: array<vec2<f32>>;
 @group(0) @binding(5) var<storage, read_write> v_cache: array<vec2<f32>>;
 
-// sin and cos of angles in the thousands, accurate where WGSL's built-ins are not (lib/sincos.wgsl).
-#include "lib/sincos.wgsl"
+// rope(xy, p, i, D/2, log2 θ): a pair turned by the rotary angle p · θ^(−2i/D).
+#include "lib/rope.wgsl"
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -48,10 +48,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 #if ${ROPE}
   if (j < params.q_pairs + params.kv_pairs) {
-    let i = j % params.half_dim;
-    let angle = f32(pos) * exp2(-f32(i) / f32(params.half_dim) * params.log2_theta);
-    let sc = sincos(angle);
-    value = vec2<f32>(value.x * sc.y - value.y * sc.x, value.x * sc.x + value.y * sc.y);
+    value = rope(value, pos, j % params.half_dim, params.half_dim, params.log2_theta);
   }
 #endif
 

@@ -13,22 +13,9 @@
 // picks).
 // Lanes of a row past the last row of the grid compute on zeros and store nothing (no early
 // return, so barriers and subgroup operations stay in uniform control flow).
-#if ${SUBGROUPS}
-enable subgroups;
-#endif
 
-struct Params {
-  rows: u32,
-  width: u32,     // vectors per row
-  d: u32,         // scalars per row
-  grid_x: u32,    // workgroups along x; workgroup = wid.y * grid_x + wid.x
-  eps: f32,
-}
-
-alias V = ${V};
-const LANES = ${LANES}u;
-const ROWS = ${ROWS}u;
-const PER_LANE = ${PER_LANE}u;
+// Params, V, PER_LANE, components_sum, norm_input, and the row sum row_reduce.
+#include "lib/norm_rows.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<V>;
@@ -39,25 +26,10 @@ const PER_LANE = ${PER_LANE}u;
 @group(0) @binding(5) var<storage, read_write> sum: array<V>;
 #endif
 
-/** Sum of a vector's components. */
-fn components_sum(v: V) -> f32 {
-#if ${VEC4}
-  return dot(v, vec4<f32>(1.0));
-#else
-  return v;
-#endif
-}
-
-#include "lib/row_sum.wgsl"
-
 @compute @workgroup_size(LANES * ROWS)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32,
-#if ${SUBGROUPS}
-        @builtin(subgroup_invocation_id) subgroup_lane: u32, @builtin(subgroup_size) subgroup_size: u32,
-#endif
-) {
-  let row = (wid.y * params.grid_x + wid.x) * ROWS + lane / LANES;
-  let row_lane = lane % LANES;
+fn main(at: RowInvocation) {
+  let row = row_of(at);
+  let row_lane = at.lane % LANES;
   let live = row < params.rows;
   let base = row * params.width;
 
@@ -66,21 +38,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var k = 0u; k < PER_LANE; k++) {
     let j = row_lane + k * LANES;
     if (live && j < params.width) {
-#if ${RESIDUAL}
-      let value = x[base + j] + residual[base + j];
-      sum[base + j] = value;
-#else
-      let value = x[base + j];
-#endif
+      let value = norm_input(base + j);
       h[k] = value;
       squares += components_sum(value * value);
     }
   }
-#if ${SUBGROUPS}
-  let mean_square = row_reduce(squares, lane, subgroup_lane, subgroup_size) / f32(params.d);
-#else
-  let mean_square = row_reduce(squares, lane) / f32(params.d);
-#endif
+  let mean_square = row_reduce(squares, at) / f32(params.d);
   let inv_rms = inverseSqrt(mean_square + params.eps);
 
   for (var k = 0u; k < PER_LANE; k++) {

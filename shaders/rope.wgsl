@@ -8,10 +8,8 @@
 // position u32 [1] holds the dynamic offset (the number of tokens already in the KV cache).
 // One invocation per pair: pair index q = ((b·T + t)·H + h)·(D/2) + i; the 1-D launch is
 // folded over x and y, a row of the grid covering `row_stride` pairs.
-// θ^(−2i/D) is computed as exp2(−2i/D · log2 θ), with log2 θ precomputed on the CPU.
-// Angles reach the position (thousands of radians), beyond what WGSL's built-in sin and cos
-// promise, so sin and cos come from the shared sincos snippet (shaders/lib/sincos.wgsl).
-// The angle itself is f32, as in PyTorch: off by a few ulp of p·θ^(−2i/D), ≈ p·1e-7 rad.
+// The rotation itself, shared with the fused kernels that turn q and k, is lib/rope.wgsl
+// (θ^(−2i/D) as exp2(−2i/D · log2 θ); accurate sin and cos of angles in the thousands).
 
 struct Params {
   pairs: u32,           // B·T·H·D/2
@@ -29,7 +27,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> position: array<u32>;
 #endif
 
-#include "lib/sincos.wgsl"
+#include "lib/rope.wgsl"
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -42,9 +40,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 #else
   let p = t;
 #endif
-  let inv_freq = exp2(-f32(i) / f32(params.half_dim) * params.log2_theta);
-  let angle = f32(p) * inv_freq;
-  let sc = sincos(angle);
-  let v = x[q];
-  out[q] = vec2<f32>(v.x * sc.y - v.y * sc.x, v.x * sc.x + v.y * sc.y);
+  out[q] = rope(x[q], p, i, params.half_dim, params.log2_theta);
 }

@@ -12,9 +12,8 @@
 // overflow); −inf entries (masks) give exactly 0. Lanes of a row past the last row of the grid
 // read nothing and store nothing (no early return, so barriers and subgroup operations stay
 // in uniform control flow).
-#if ${SUBGROUPS}
-enable subgroups;
-#endif
+// row_of, and row_reduce over the merge below.
+#include "lib/row_reduce.wgsl"
 
 struct Params {
   rows: u32,
@@ -22,8 +21,6 @@ struct Params {
   grid_x: u32,  // workgroups along x; workgroup = wid.y * grid_x + wid.x
 }
 
-const LANES = ${LANES}u;
-const ROWS = ${ROWS}u;
 // The running max starts here rather than at −inf, so merging two empty partials never
 // computes −inf − (−inf) = NaN.
 const LOWEST = -3.402823466e38;
@@ -48,35 +45,26 @@ fn subgroup_merge(p: Partial) -> Partial {
 }
 #endif
 
-#include "lib/row_reduce.wgsl"
-
 @compute @workgroup_size(LANES * ROWS)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32,
-#if ${SUBGROUPS}
-        @builtin(subgroup_invocation_id) subgroup_lane: u32, @builtin(subgroup_size) subgroup_size: u32,
-#endif
-) {
-  let row = (wid.y * params.grid_x + wid.x) * ROWS + lane / LANES;
+fn main(at: RowInvocation) {
+  let row_lane = at.lane % LANES;
+  let row = row_of(at);
   let live = row < params.rows;
   let base = row * params.d;
   let end = select(0u, params.d, live);
 
   var running_max = LOWEST;
   var running_sum = 0.0;
-  for (var j = lane % LANES; j < end; j += LANES) {
+  for (var j = row_lane; j < end; j += LANES) {
     let v = x[base + j];
     let new_max = max(running_max, v);
     running_sum = running_sum * exp(running_max - new_max) + exp(v - new_max);
     running_max = new_max;
   }
-#if ${SUBGROUPS}
-  let stats = row_reduce(vec2(running_max, running_sum), lane, subgroup_lane, subgroup_size);
-#else
-  let stats = row_reduce(vec2(running_max, running_sum), lane);
-#endif
+  let stats = row_reduce(vec2(running_max, running_sum), at);
   let inv_sum = 1.0 / stats.y;
 
-  for (var j = lane % LANES; j < end; j += LANES) {
+  for (var j = row_lane; j < end; j += LANES) {
     out[base + j] = exp(x[base + j] - stats.x) * inv_sum;
   }
 }

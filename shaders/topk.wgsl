@@ -17,9 +17,8 @@
 // A lane whose list is used up (or that has no row) offers index NONE, which never wins;
 // K ≤ V is checked on the CPU, so every round has a winner. There is no early return, so
 // barriers and subgroup operations stay in uniform control flow.
-#if ${SUBGROUPS}
-enable subgroups;
-#endif
+// row_of, and row_reduce for the best (value bits, index): NONE, LOWEST, beats, merge.
+#include "lib/row_best.wgsl"
 
 struct Params {
   rows: u32,
@@ -27,8 +26,6 @@ struct Params {
   grid_x: u32,  // workgroups along x; workgroup = wid.y * grid_x + wid.x
 }
 
-const LANES = ${LANES}u;
-const ROWS = ${ROWS}u;
 const K = ${K}u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -36,15 +33,10 @@ const K = ${K}u;
 @group(0) @binding(2) var<storage, read_write> values: array<f32>;
 @group(0) @binding(3) var<storage, read_write> indices: array<i32>;
 
-#include "lib/row_best.wgsl"
-
 @compute @workgroup_size(LANES * ROWS)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32,
-#if ${SUBGROUPS}
-        @builtin(subgroup_invocation_id) subgroup_lane: u32, @builtin(subgroup_size) subgroup_size: u32,
-#endif
-) {
-  let row = (wid.y * params.grid_x + wid.x) * ROWS + lane / LANES;
+fn main(at: RowInvocation) {
+  let row_lane = at.lane % LANES;
+  let row = row_of(at);
   let live = row < params.rows;
   let base = row * params.v;
   let end = select(0u, params.v, live);
@@ -53,7 +45,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var top_values: array<f32, K>;
   var top_indices: array<u32, K>;
   var filled = 0u;
-  for (var j = lane % LANES; j < end; j += LANES) {
+  for (var j = row_lane; j < end; j += LANES) {
     let v = x[base + j];
     if (filled < K || v > top_values[K - 1u]) {
       var at = min(filled, K - 1u);
@@ -73,13 +65,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var rank = 0u; rank < K; rank++) {
     let offer_v = select(0.0, top_values[min(head, K - 1u)], head < filled);
     let offer_i = select(NONE, top_indices[min(head, K - 1u)], head < filled);
-#if ${SUBGROUPS}
-    let best = row_reduce(vec2(bitcast<u32>(offer_v), offer_i), lane, subgroup_lane, subgroup_size);
-#else
-    let best = row_reduce(vec2(bitcast<u32>(offer_v), offer_i), lane);
-#endif
+    let best = row_reduce(vec2(bitcast<u32>(offer_v), offer_i), at);
     row_reduce_barrier();  // everyone has read the winner before the next round's offers
-    if (live && lane % LANES == 0u) {
+    if (live && row_lane == 0u) {
       values[row * K + rank] = bitcast<f32>(best.x);
       indices[row * K + rank] = i32(best.y);
     }

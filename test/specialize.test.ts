@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { specialize } from '../src/ops/shader.ts';
+import { WGSL_LIBRARY } from '../src/ops/wgsl-library.ts';
 
 describe('specialize', () => {
   it('fills holes and keeps the #if branch the defines choose', () => {
@@ -23,5 +24,19 @@ describe('specialize', () => {
   it('names the kernel and the snippet when a snippet or a define is missing', () => {
     expect(() => specialize('my_kernel', '#include "lib/nope.wgsl"\n', {})).toThrow(/my_kernel.*lib\/nope\.wgsl.*no such snippet/);
     expect(() => specialize('my_kernel', 'x ${MISSING}', {})).toThrow(/my_kernel.*MISSING/);
+  });
+
+  it('keeps snippets to functions, types and constants: no bindings, no entry points', () => {
+    for (const [name, snippet] of Object.entries(WGSL_LIBRARY)) {
+      expect(snippet, name).not.toMatch(/@binding|@compute|@vertex|@fragment/);
+    }
+  });
+
+  it('pastes a snippet where it is first included, so one that enables subgroups can come before any declaration', () => {
+    const defines = { LANES: 32, ROWS: 8, SUBGROUPS: true, ONE_SUBGROUP: true };
+    const out = specialize('k', '#include "lib/row_sum.wgsl"\nvar<private> after: f32;\n', defines);
+    expect(out.indexOf('enable subgroups;')).toBeGreaterThanOrEqual(0);
+    expect(out.indexOf('enable subgroups;')).toBeLessThan(out.indexOf('alias Partial = f32'));
+    expect(out.indexOf('alias Partial = f32')).toBeLessThan(out.indexOf('var<private> after'));
   });
 });

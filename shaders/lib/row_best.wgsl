@@ -2,6 +2,8 @@
 // value, and on ties the smaller index (argmax.wgsl, topk.wgsl). A Partial is (the value's
 // bits, its index); a lane with no candidate holds the index NONE, which never wins.
 
+#include "lib/row_reduce.wgsl"
+
 const NONE = 0xffffffffu;
 // Lanes with no candidate take part in subgroupMax with this value.
 const LOWEST = -3.402823466e38;
@@ -32,5 +34,3 @@ fn subgroup_merge(p: Partial) -> Partial {
   return vec2(subgroupOr(select(0u, p.x, i == picked && i != NONE)), picked);
 }
 #endif
-
-#include "lib/row_reduce.wgsl"
