@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createDevice, type Gpu } from '../src/device/gpu.ts';
 import { cpuRasterizerProfile, gpuProfile, isCpuRasterizer, tuningProfileFor, type TuningLimits } from '../src/device/tuning.ts';
 import { matmulOp } from '../src/ops/matmul.ts';
+import { judge } from './kernels/case.ts';
+import { allCases } from './kernels/index.ts';
 import { testDevice } from './util/gpu.ts';
 
 const roomy: TuningLimits = { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxComputeWorkgroupSizeY: 1024 };
@@ -107,4 +109,26 @@ describe('on this machine', () => {
     }
     expect(tuned.broadcastLanes).toBeNull();
   });
+});
+
+// The GPU profile is not measured here, but its kernels must still be right: forced on this
+// adapter, the ops whose choices it changes agree with the CPU reference.
+describe('kernels under the GPU profile (forced on this adapter)', () => {
+  let gpuProfiled: Gpu;
+  beforeAll(async () => {
+    gpuProfiled = await createDevice({ tuning: { kind: 'gpu' } });
+  });
+  afterAll(() => gpuProfiled?.destroy());
+
+  // One llamaDecodeStep case (greedy, tied, grouped heads): with 256 invocations it is slow here when the machine is busy.
+  const picked = allCases.filter((c) => /^(fusedMatvec|decodeAttention|decodeAttentionProject|detokenize|upsample)\/|^llamaDecodeStep\/greedy×3\//.test(c.name));
+  test('the selection covers every op the GPU profile retunes', () => expect(picked.length).toBeGreaterThanOrEqual(10));
+  for (const c of picked) {
+    test(c.name, async () => {
+      expect(gpuProfiled.tuning.kind).toBe('gpu');
+      const { got, want } = await c.run(gpuProfiled);
+      const verdict = judge(c, got, want);
+      expect(verdict.ok, verdict.message).toBe(true);
+    });
+  }
 });

@@ -7,7 +7,8 @@
  * workgroups that share loads across one narrow subgroup. A GPU wants the opposite: many threads per
  * workgroup, and barriers are cheap. The values below say where they were measured; values that
  * keep a kernel correct (register caps such as attention's MAX_HEAD_DIM, WGSL limits) are not
- * tuning and stay next to their kernels.
+ * tuning and stay next to their kernels. Still constants in the models, to move here once lm.ts is
+ * split: lm.ts's prefill and decode chunk sizes and ADVANCE_ARGMAX_MAX_VOCAB, llama.ts's FUSED_MAX_K.
  *
  * Ops read `gpu.tuning` when they plan their dispatches, so a profile (or an override given to
  * `createDevice`) changes the kernels compiled from then on.
@@ -105,64 +106,67 @@ type Groups = Omit<TuningProfile, 'kind' | 'subgroupSize'>;
 
 /**
  * Mesa's lavapipe (llvmpipe behind Vulkan): 2 cores, 8-wide subgroups, Mesa 25.0.7, LLVM 15, 256-bit
- * vectors. Measured with bench/kernels.ts and bench/lm.ts in November 2026, unless a field says otherwise.
+ * vectors; this project's machine, November 2026 (the commits that introduced each kernel). A
+ * "measured" comment gives the figure that was recorded; "chosen" means the value was reasoned
+ * from how lavapipe runs workgroups and no sweep was recorded, so it is the first to re-measure.
  */
 export const cpuRasterizerProfile: Readonly<Groups> = {
   elementwise: {
-    // Not swept: any size that fills the 8-wide subgroups is bandwidth-bound there.
+    // Chosen: bandwidth-bound, any size that fills the 8-wide subgroups will do.
     workgroup: 256,
-    // Not swept: chosen with the image generator's kernels.
+    // Chosen with the image generator's kernels (detokenize, upsample).
     imageWorkgroup: 64,
   },
   matmul: {
-    // lavapipe, bench/kernels.ts: 4 blocks ran 1.5× faster than 1 (b's panel reused from cache).
+    // Measured (bench/kernels.ts): 4 blocks ran 1.5× faster than 1 (b's panel reused from cache).
     rowBlocks: 4,
   },
   matvec: {
-    // lavapipe, bench/kernels.ts: as fast as the tiled kernel or faster (up to 1.5×) for M ≤ 8, and
-    // about 2× faster for 8 < M ≤ 16 (2 row groups against one 32-row block of the tiled kernel).
+    // Measured (bench/kernels.ts shapes): as fast as the tiled kernel or faster (up to 1.5×) for
+    // M ≤ 8, and about 2× faster for 8 < M ≤ 16 (2 row groups against one 32-row block of the tiled kernel).
     maxM: 16,
-    // The kernel's widest variant; on lavapipe each weight read then serves 8 rows.
+    // The kernel's widest variant: each weight read serves 8 rows.
     maxRows: 8,
   },
   fusedMatvec: {
-    // lavapipe, bench/lm.ts (small Llama decode): one 8-wide subgroup, so no barrier switches coroutines.
+    // Chosen: one 8-wide subgroup, so the kernel's barrier switches no coroutines.
     workgroup: 8,
   },
   patchEmbed: {
-    // Not swept: 16 × 16 = 256 invocations, like the element-wise kernels.
+    // Chosen: 16 × 16 = 256 invocations, like the element-wise kernels.
     tile: 16,
   },
   rowReductions: {
-    // lavapipe, bench/kernels.ts: 256 gave 1.5× the throughput of 64 for 1024×768 layernorm
+    // Measured (bench/kernels.ts): 256 gave 1.5× the throughput of 64 for 1024×768 layernorm
     // (lavapipe pays per workgroup).
     workgroup: 256,
-    // lavapipe, bench/kernels.ts (softmax, argmax, topk rows): a subgroup per row without any
-    // barrier up to 8 · 128 items, a workgroup of ~16 items per lane beyond.
+    // Chosen with the row-reduction rewrite that made them 10-100× faster on lavapipe: a subgroup
+    // per row, without any barrier, up to 8 · 128 items; beyond, a workgroup with ~16 items per lane.
     streamMaxPerLane: 128,
     streamPerLane: 16,
-    // lavapipe, bench/kernels.ts (layernorm, rmsnorm rows of up to 8192).
+    // Chosen likewise for layernorm and rmsnorm rows (held in registers, so fewer per lane).
     heldPerLane: 8,
   },
   attention: {
-    // lavapipe, bench/kernels.ts (GPT-2 and Marian prefill shapes).
+    // Chosen when the online-softmax kernels were written (the usual flash-attention sizes);
+    // no other sizes were recorded.
     blockQ: 64,
     maxBlockK: 64,
     maxDecodeThreads: 64,
   },
   decodeAttention: {
-    // lavapipe, bench/lm.ts: a workgroup's invocations run as coroutines through each barrier, so
+    // Measured (LM decode): a workgroup's invocations run as coroutines through each barrier, so
     // 16 cost a third of 64, and one decode step has little work to share anyway.
     threads: 16,
-    // lavapipe, bench/lm.ts: one 8-wide subgroup, so its one barrier switches no coroutines.
+    // Chosen: one 8-wide subgroup, so the kernel's one barrier switches no coroutines.
     projectThreads: 8,
   },
   llamaDecodeStep: {
-    // lavapipe, bench/lm.ts: the invocations run as coroutines that switch at every barrier; 32
-    // keeps that cheap while every projection still has rows for all of them.
+    // Chosen: lavapipe runs 8 invocations at a time and switches between those groups at every
+    // barrier; 32 keeps that cheap while every projection still has rows for all invocations.
     threads: 32,
-    // lavapipe, bench/lm.ts: the step runs on one core, so beyond a few million parameters the
-    // multi-dispatch path, which spreads each projection over every core, is faster.
+    // Chosen: the step runs on one core, so beyond a few million parameters the multi-dispatch
+    // path, which spreads each projection over every core, is the faster one.
     maxWeights: 4 * 1024 * 1024,
   },
 };
