@@ -117,6 +117,38 @@ describe('sampling', () => {
   });
 });
 
+describe('concurrency (docs/runtime.md)', () => {
+  test('calls queue in call order while a stream holds its turn; destroy() rejects queued and later calls', async () => {
+    const lm = await LanguageModel.load(gpu, `${FIXTURES}llama-tiny`);
+    const greedy = await collect(lm.generate([5, 9], { maxNewTokens: 8 }));
+    const logits = await lm.logits([5, 9]);
+    const stream = lm.generate([5, 9], { maxNewTokens: 8 });
+    const first = await stream.next(); // the stream now holds its turn
+    const log: string[] = [];
+    const queued = lm.logits([5, 9]).then((l) => (log.push('logits'), l));
+    const rest: number[] = [];
+    for await (const { id } of stream) rest.push(id);
+    log.push('stream');
+    // The queued call ran only after the stream ended, on its own sequence: neither disturbed the other.
+    expect(await queued).toEqual(logits);
+    expect(log).toEqual(['stream', 'logits']);
+    expect([first.value!.id, ...rest]).toEqual(greedy);
+
+    // A break (return()) gives the turn back.
+    for await (const _ of lm.generate([5, 9], { maxNewTokens: 8 })) break;
+    expect(await lm.logits([5, 9])).toEqual(logits);
+
+    const running = lm.logits([5, 9]);
+    const waiting = lm.logits([5, 9]);
+    const rejected = expect(waiting).rejects.toThrow(/^LanguageModel: used after destroy\(\)$/);
+    lm.destroy();
+    expect(await running).toEqual(logits); // the running call ends before the memory is freed
+    await rejected;
+    await expect(lm.logits([5, 9])).rejects.toThrow('LanguageModel: used after destroy()');
+    await expect(collect(lm.generate([5, 9]))).rejects.toThrow('LanguageModel: used after destroy()');
+  });
+});
+
 describe('bad checkpoints', () => {
   const folder = `${FIXTURES}gpt2-tiny`;
   const config = JSON.parse(readFileSync(`${folder}/config.json`, 'utf8')) as Record<string, unknown>;

@@ -20,11 +20,11 @@ import type { HostTensor } from './checkpoint.ts';
 import type { LmConfig, ModelFamily } from './decoder.ts';
 import type { GenerationConfig } from './generation-config.ts';
 import { generateTokens, planGeneration } from './lm/generate.ts';
-import { attentionMapsGraph, decodeGraph, prefillGraph, type GraphSource } from './lm/graphs.ts';
+import { attentionMapsGraph, cropAttentionMap, decodeGraph, prefillGraph, type GraphSource } from './lm/graphs.ts';
 import { SequenceState } from './lm/kv-cache.ts';
 import { llamaStepFor, type LlamaStep } from './lm/llama-step.ts';
 import { readCheckpoint, readModelFiles, type LoadOptions, type ModelBuffers } from './lm/loader.ts';
-import { MASKED_LOGIT, type LogitMask } from './lm/logits-processor.ts';
+import { logitMaskValues, type LogitMask } from './lm/logits-processor.ts';
 import type { GeneratedToken, GenerateOptions } from './lm/options.ts';
 import type { Sequence } from './lm/sequence.ts';
 import type { Tokenizer } from './tokenizers/tokenizer.ts';
@@ -54,7 +54,7 @@ export class LanguageModel {
   private twin: LanguageModel | null = null;
   private readonly sessions = new Map<string, Session>();
   private readonly profiles = new Map<string, string>();
-  /** f32 [V] per LogitMask key: 0 for an allowed token, MASKED_LOGIT for the rest, added to the decode logits. */
+  /** f32 [V] per LogitMask key (logitMaskValues), added to the decode logits. */
   private readonly logitMasks = new Map<string, Tensor>();
   /** One call at a time, in call order (docs/runtime.md, Concurrency): all calls share the cache. */
   private readonly queue = new SerialQueue('LanguageModel');
@@ -148,18 +148,14 @@ export class LanguageModel {
     return this.session(`decode_${name}${mask ? `_${mask.key}` : ''}`, () => decodeGraph(this.graphs, mode, mask));
   }
 
-  private logitMask({ allowed, banned, key }: LogitMask): Tensor {
-    let tensor = this.logitMasks.get(key);
+  private logitMask(mask: LogitMask): Tensor {
+    let tensor = this.logitMasks.get(mask.key);
     if (!tensor) {
-      const values = new Float32Array(this.config.vocabSize);
-      if (allowed) values.fill(MASKED_LOGIT).fill(0, allowed.start, allowed.end);
-      for (const id of banned) values[id] = MASKED_LOGIT;
-      tensor = this.gpu.upload(values, [this.config.vocabSize]);
-      this.logitMasks.set(key, tensor);
+      tensor = this.gpu.upload(logitMaskValues(mask, this.config.vocabSize), [this.config.vocabSize]);
+      this.logitMasks.set(mask.key, tensor);
     }
     return tensor;
   }
-
 
   // ---- running --------------------------------------------------------------------------------
 
@@ -263,16 +259,7 @@ export class LanguageModel {
       this.state.setPosition(0, T);
       const names = Array.from({ length: this.config.numLayers }, (_, layer) => `probs.${layer}`);
       const result = await this.run(session, `attention maps (${T} tokens)`, { ids: padded }, names);
-      // Each output is [1, H, T, capacity]: keep the first n queries and the first n keys.
-      const H = this.config.numHeads, capacity = this.maxContext;
-      return names.map((name) => {
-        const all = result[name] as Float32Array;
-        const map = new Float32Array(H * n * n);
-        for (let h = 0; h < H; h++) {
-          for (let i = 0; i < n; i++) map.set(all.subarray((h * T + i) * capacity, (h * T + i) * capacity + n), (h * n + i) * n);
-        }
-        return map;
-      });
+      return names.map((name) => cropAttentionMap(result[name] as Float32Array, this.config.numHeads, T, this.maxContext, n));
     });
   }
 

@@ -101,3 +101,12 @@ export function attentionMapsGraph(m: GraphSource, T: number): GraphBuilder {
   probs.forEach((p, layer) => g.output(`probs.${layer}`, p));
   return g;
 }
+
+/** One layer's attention-map output [1, H, T, capacity] cut to the n real queries and keys: [H, n, n]. */
+export function cropAttentionMap(all: Float32Array, H: number, T: number, capacity: number, n: number): Float32Array {
+  const map = new Float32Array(H * n * n);
+  for (let h = 0; h < H; h++) {
+    for (let i = 0; i < n; i++) map.set(all.subarray((h * T + i) * capacity, (h * T + i) * capacity + n), (h * n + i) * n);
+  }
+  return map;
+}

@@ -13,7 +13,7 @@ import type { TokenRange } from './options.ts';
 import type { Sequence } from './sequence.ts';
 
 /** What a masked-out logit becomes: far below any real logit, and still finite for every kernel. */
-export const MASKED_LOGIT = -1e30;
+const MASKED_LOGIT = -1e30;
 
 export interface LogitsProcessor {
   /** GPU part: only ids start ≤ id < end may be chosen. */
@@ -54,6 +54,14 @@ export function logitMaskOf(processors: readonly LogitsProcessor[], banned: Iter
   const range = allowed ? `allow${allowed.start}-${allowed.end}` : '';
   const ban = (list: string) => (ids.length > 0 ? `${range ? '_' : ''}ban${list}` : '');
   return { allowed, banned: ids, key: range + ban(ids.join(',')), label: range + ban(ids.length <= 4 ? ids.join(',') : `${ids.length}`) };
+}
+
+/** The values a decode graph adds to its logits (vocabulary V): 0 for an allowed token, MASKED_LOGIT for the rest. */
+export function logitMaskValues({ allowed, banned }: LogitMask, V: number): Float32Array {
+  const values = new Float32Array(V);
+  if (allowed) values.fill(MASKED_LOGIT).fill(0, allowed.start, allowed.end);
+  for (const id of banned) values[id] = MASKED_LOGIT;
+  return values;
 }
 
 /**

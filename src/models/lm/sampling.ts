@@ -33,14 +33,14 @@ export function chooseToken(logits: Float32Array | Float64Array, s: SamplingSett
 }
 
 /** The first index of the largest value. */
-export function argmaxOf(values: ArrayLike<number>): number {
+function argmaxOf(values: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return best;
 }
 
 /** The k largest values, descending (ties: lower index first), and their indices. */
-export function topKOf(values: ArrayLike<number>, k: number): [Float64Array, Int32Array] {
+function topKOf(values: ArrayLike<number>, k: number): [Float64Array, Int32Array] {
   const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[b]! - values[a]! || a - b).slice(0, k);
   return [Float64Array.from(order, (i) => values[i]!), Int32Array.from(order)];
 }
