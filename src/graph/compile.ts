@@ -1,4 +1,5 @@
 import type { Graph, GraphNode, Value } from './graph.ts';
+import { expand } from './expand.ts';
 import { fuse } from './fusion.ts';
 import { planMemory, type MemoryPlan } from './planner.ts';
 
@@ -17,12 +18,13 @@ export interface CompiledGraph {
 }
 
 /**
- * Compile a graph: fuse, keep only the nodes that lead to an output or write a state, order
+ * Compile a graph: fuse, expand the ops that run as several (see expand.ts), keep only the nodes that lead to an output or write a state, order
  * them, and plan the memory of the intermediates.
  */
 export function compile(graph: Graph, options: CompileOptions = {}): CompiledGraph {
   if (graph.outputs.size === 0) throw new Error(`graph '${graph.name}' has no outputs: mark results with g.output(name, value)`);
   if (options.fuse ?? true) fuse(graph);
+  expand(graph);
   const schedule = schedulePass(graph);
   const persistent = new Set<Value>();
   for (const v of graph.outputs.values()) persistent.add(v.root);

@@ -4,9 +4,9 @@
  * untied LM head.
  *
  * At load time q|k|v and gate|up are stacked into one weight each, so a block runs two fewer
- * matmuls, and the qkvSplit (or decodeAttention) and swiglu kernels take the fused results apart;
+ * matmuls, and attention (its qkv input stage) and the swiglu kernel take the fused results apart;
  * decoding a small model also folds the RMSNorms and the gate into the projections
- * (fusedMatvecOp) and the output projection into attention (decodeAttentionProjectOp), which
+ * (fusedMatvecOp) and the output projection into attention, which
  * leaves four dispatches per block. (The smallest models decode with no graph at all:
  * LanguageModel runs their whole step as one kernel, llamaDecodeStepOp, from these same
  * prepared weights; this graph is their fallback, `fusedDecode: false`.) Hugging Face stores
@@ -19,7 +19,7 @@ import type { ExpectedTensor, HostTensor } from './checkpoint.ts';
 import type { Llama2cConfig } from './llama2c.ts';
 import { swigluOp } from '../ops/swiglu.ts';
 import { fusedMatvecOp } from '../ops/fused-matvec.ts';
-import { decodeAttentionProjectOp } from '../ops/decode-attention-project.ts';
+import { attentionOp } from '../ops/attention.ts';
 import { cachedAttention, stackRows, type LmConfig, type ModelFamily } from './decoder.ts';
 
 type Json = Record<string, unknown>;
@@ -175,8 +175,8 @@ export const llama: ModelFamily = {
         if (fused) {
           const qkv = g.apply(fusedMatvecOp, { a: x, b: w(`${i}.qkv`), gain: w(`${i}.attn_norm`) }, { prologue: 'rmsnorm', eps: c.eps }, 'norm_qkv').out!;
           const heads = { numHeads: c.numHeads, numKVHeads: c.numKVHeads, headDim: c.headDim, theta: c.ropeTheta };
-          const attentionInputs = { qkv, position: cache.position, kCache: cache.k[i], vCache: cache.v[i], o: w(`${i}.o`), residual: x };
-          const r = g.apply(decodeAttentionProjectOp, attentionInputs, heads, 'attention_o').out!;
+          const attentionInputs = { qkv, position: cache.position, kCache: cache.k[i], vCache: cache.v[i], kvLength: cache.kvLength, o: w(`${i}.o`), residual: x };
+          const r = g.apply(attentionOp, attentionInputs, heads, 'attention_o').out!;
           const gateUp = g.apply(fusedMatvecOp, { a: r, b: w(`${i}.gate_up`), gain: w(`${i}.mlp_norm`) }, { prologue: 'rmsnorm', eps: c.eps }, 'norm_gate_up').out!;
           return g.apply(fusedMatvecOp, { a: gateUp, b: w(`${i}.down`), residual: r }, { prologue: 'swiglu' }, 'swiglu_down').out!;
         }
