@@ -14,8 +14,13 @@
 // and V tiles that the workgroup loads once into shared memory; for short unmasked sequences the
 // selection table in src/ops/attention.ts runs matmul + softmax + matmul instead.
 //
-// Measured with `BENCH_PART=attention npm run bench:teaching` (bench/teaching.ts), see
-// bench/results/teaching-attention.json for the figures and the machine.
+// Measured with `BENCH_PART=attention npm run bench:teaching` (bench/teaching.ts) on lavapipe
+// (llvmpipe, Mesa 25.0.7), 2 cores shared with other jobs (load average 5.8), ms per launch in
+// CPU time (bench/results/teaching-attention.json):
+//
+//   B×T×H×D        1. this kernel   2. attention.wgsl (fused)   3. matmul + softmax + matmul
+//   8×50×4×24        10.97             3.00                        3.01     (fashion-vit, 8 images)
+//   1×197×12×64     109.87            56.14                       10.36     (ViT-Base/16 at 224²)
 
 struct Params {
   t: u32,          // rows per batch entry (queries = keys)
