@@ -16,14 +16,14 @@ export interface TeachingAttentionAttrs {
 }
 
 function dims(inputs: Named<TensorSpec>, attrs: TeachingAttentionAttrs): [number, number] {
-  const q = required('teaching_attention', inputs, 'q');
+  const q = required('teachingAttention', inputs, 'q');
   for (const name of ['q', 'k', 'v'] as const) {
-    const t = required('teaching_attention', inputs, name);
-    expectDType('teaching_attention', name, t, 'f32');
-    expectRank('teaching_attention', name, t, 3);
-    expectShape('teaching_attention', name, t, q.shape);
+    const t = required('teachingAttention', inputs, name);
+    expectDType('teachingAttention', name, t, 'f32');
+    expectRank('teachingAttention', name, t, 3);
+    expectShape('teachingAttention', name, t, q.shape);
   }
-  if (q.shape[2] !== attrs.numHeads * attrs.headDim) throw new ShapeError(`teaching_attention: rows of ${q.shape[2]}, expected numHeads·headDim = ${attrs.numHeads}·${attrs.headDim}`);
+  if (q.shape[2] !== attrs.numHeads * attrs.headDim) throw new ShapeError(`teachingAttention: rows of ${q.shape[2]}, expected numHeads·headDim = ${attrs.numHeads}·${attrs.headDim}`);
   return q.shape as [number, number];
 }
 
@@ -33,7 +33,7 @@ function dims(inputs: Named<TensorSpec>, attrs: TeachingAttentionAttrs): [number
  * times them side by side.
  */
 export const teachingAttentionOp: OpDef<TeachingAttentionAttrs> = {
-  name: 'teaching_attention',
+  name: 'teachingAttention',
   infer(inputs, attrs) {
     dims(inputs, attrs);
     return { out: { shape: inputs.q!.shape, dtype: 'f32' } };
