@@ -4,6 +4,11 @@
 // markdown table (GFLOP/s and the speed-up over step 1) and writes bench/results/teaching.json;
 // docs/matmul.md quotes it.
 //
+// Then attention at ViT's shapes (BENCH_PART=matmul or attention runs one part): the naive
+// teaching kernel, the fused online-softmax kernel (shaders/attention.wgsl) and the
+// matmul + softmax + matmul row of attentionOp's selection table, which ViT runs; the table goes
+// to bench/results/teaching-attention.json.
+//
 // Timing as in bench/kernels.ts: each sample submits `reps` launches of the op's plan back to
 // back and waits for the GPU; figures are medians. "CPU-time" divides the work by the process's
 // CPU time spread over the cores, steadier when other jobs share the machine (lavapipe runs the
@@ -17,9 +22,14 @@ import { createDevice, type Dispatch, type Gpu } from '../src/device/gpu.ts';
 import type { Tensor } from '../src/device/tensor.ts';
 import { matmulOp } from '../src/ops/matmul.ts';
 import { TEACHING_MATMUL_STEPS, teachingMatmulOp } from '../src/ops/teaching-matmul.ts';
+import { attentionOp, type AttentionAttrs } from '../src/ops/attention.ts';
+import { teachingAttentionOp } from '../src/ops/teaching-attention.ts';
 
 const CORES = availableParallelism();
 const SIZES = (process.env.BENCH_SIZES ?? '256,512,1024').split(',').map(Number);
+const PARTS = (process.env.BENCH_PART ?? 'matmul,attention').split(',');
+/** [B, T, H, D]: fashion-vit (28², patch 4) with 8 images, and one image through a ViT-Base/16 at 224². */
+const ATTENTION_SHAPES: [number, number, number, number][] = [[8, 50, 4, 24], [1, 197, 12, 64]];
 
 interface Row {
   step: string;
@@ -85,9 +95,7 @@ async function timePlan(gpu: Gpu, plan: Dispatch[], out: Tensor, flops: number, 
   return { gflops: flops / t.wallMs / 1e6, gflopsCpuTime: flops / t.cpuMs / 1e6 };
 }
 
-async function main(): Promise<void> {
-  const gpu = await createDevice();
-  const load = loadavg()[0]!;
+async function matmulPart(gpu: Gpu, load: number): Promise<void> {
   const rows: Row[] = [];
   for (const n of SIZES) {
     const flops = 2 * n * n * n;
@@ -133,6 +141,69 @@ async function main(): Promise<void> {
   console.log(`\n${where}\n\n${table}`);
   mkdirSync('bench/results', { recursive: true });
   writeFileSync('bench/results/teaching.json', JSON.stringify({ date: new Date().toISOString(), adapter: gpu.report.adapter, loadAverageAtStart: load, rows, markdown: table }, null, 2) + '\n');
+}
+
+/** Output rows 0 and T - 1 of head 0 of batch entry 0 in float64, for the spot check. */
+function attentionRows(q: Float32Array, k: Float32Array, v: Float32Array, [, T, H, D]: [number, number, number, number], scale: number): Map<number, number> {
+  const want = new Map<number, number>();
+  for (const i of [0, T - 1]) {
+    const s = Array.from({ length: T }, (_, j) => {
+      let dot = 0;
+      for (let d = 0; d < D; d++) dot += q[i * H * D + d]! * k[j * H * D + d]!;
+      return dot * scale;
+    });
+    const m = Math.max(...s);
+    const e = s.map((x) => Math.exp(x - m));
+    const l = e.reduce((a, b) => a + b, 0);
+    for (let d = 0; d < D; d++) want.set(i * H * D + d, e.reduce((acc, p, j) => acc + (p / l) * v[j * H * D + d]!, 0));
+  }
+  return want;
+}
+
+async function attentionPart(gpu: Gpu, load: number): Promise<void> {
+  const rows: (Row & { ms: number; msCpuTime: number })[] = [];
+  for (const shape of ATTENTION_SHAPES) {
+    const [B, T, H, D] = shape;
+    const flops = 4 * B * H * T * T * D;
+    const [qv, kv, vv] = [1, 2, 3].map((seed) => randomData(B * T * H * D, seed));
+    const [q, k, v] = [qv, kv, vv].map((x) => gpu.upload(x!, [B, T, H * D])) as [Tensor, Tensor, Tensor];
+    const out = gpu.empty([B, T, H * D]);
+    const check = (scale: number) => {
+      const want = attentionRows(qv!, kv!, vv!, shape, scale);
+      return (got: ArrayLike<number>) => [...want].every(([at, x]) => Math.abs(got[at]! - x) <= 1e-4 * (1 + Math.abs(x)));
+    };
+    // The fused kernel at the default scale; the matmul row needs the scale folded into q (ViT folds it into Wq), so scale 1.
+    const fused: AttentionAttrs = { numHeads: H, headDim: D };
+    const folded: AttentionAttrs = { numHeads: H, headDim: D, scale: 1 };
+    const scratch = Object.fromEntries(Object.entries(attentionOp.scratch!({ q, k, v }, folded)).map(([name, spec]) => [name, gpu.empty(spec.shape, spec.dtype)]));
+    const steps: [string, Dispatch[], number][] = [
+      ['1. naive: three passes over the keys (shaders/teaching/attention_1_naive.wgsl)', teachingAttentionOp.plan(gpu, { q, k, v }, { out }, fused, {}), 1 / Math.sqrt(D)],
+      ['2. fused: online softmax over K/V tiles (shaders/attention.wgsl)', attentionOp.plan(gpu, { q, k, v }, { out }, fused, {}), 1 / Math.sqrt(D)],
+      ['3. matmul + softmax + matmul (the table\'s encoder row)', attentionOp.plan(gpu, { q, k, v }, { out }, folded, scratch), 1],
+    ];
+    for (const [step, plan, scale] of steps) {
+      const r = await timePlan(gpu, plan, out, flops, check(scale), `${step} at ${shape}`);
+      rows.push({ step, size: T, ...r, ms: flops / r.gflops / 1e6, msCpuTime: flops / r.gflopsCpuTime / 1e6 });
+      console.log(`B${B} T${T} H${H} D${D} ${step}: ${r.gflops.toFixed(2)} GFLOP/s (CPU-time ${r.gflopsCpuTime.toFixed(2)})`);
+    }
+    [q, k, v, out, ...Object.values(scratch)].forEach((t) => t.destroy());
+  }
+  const lines = ['| B×T×H×D | step | ms | GFLOP/s | ms (CPU-time) | GFLOP/s (CPU-time) |', '|---|---|---:|---:|---:|---:|'];
+  rows.forEach((r, i) => {
+    const [B, T, H, D] = ATTENTION_SHAPES[Math.floor(i / 3)]!;
+    lines.push(`| ${B}×${T}×${H}×${D} | ${r.step} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(2)} | ${r.msCpuTime.toFixed(2)} | ${r.gflopsCpuTime.toFixed(2)} |`);
+  });
+  const table = lines.join('\n');
+  console.log(`\n${gpu.report.adapter.description || gpu.report.adapter.vendor}, ${CORES} cores, load average ${load.toFixed(1)} at start\n\n${table}`);
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/teaching-attention.json', JSON.stringify({ date: new Date().toISOString(), adapter: gpu.report.adapter, loadAverageAtStart: load, rows, markdown: table }, null, 2) + '\n');
+}
+
+async function main(): Promise<void> {
+  const gpu = await createDevice();
+  const load = loadavg()[0]!;
+  if (PARTS.includes('matmul')) await matmulPart(gpu, load);
+  if (PARTS.includes('attention')) await attentionPart(gpu, load);
   gpu.destroy();
 }
 

@@ -18,14 +18,22 @@ import { Graph, type Value } from './graph.ts';
  *   const h = g.layerNorm(x, ln.w, ln.b);
  *   const q = g.matmul(h, Wq, { bias: bq, transposeB: true });
  *
- * Every method adds one node (shapes are checked as it is added) and returns its output.
- * Write the unfused form; `compile` folds bias, activation and residual adds into the matmul
- * and norm kernels.
+ * Every method adds one node (matmul's options a few; shapes are checked as each is added) and
+ * returns its output. The graph is the unfused form; `compile`'s fusion pass picks the fused
+ * kernels (see fusion.ts).
  */
 export class GraphBuilder extends Graph {
-  /** a · op(b) (+ bias) (then activation) (+ residual). */
+  /**
+   * a · op(b) (+ bias) (then activation) (+ residual), written as the plain nodes (a matmul, an
+   * add, a unary, an add): the fusion pass folds them back into the matmul's epilogue.
+   */
   matmul(a: Value, b: Value, o: { bias?: Value; residual?: Value; transposeB?: boolean; activation?: Activation; name?: string } = {}): Value {
-    return this.apply(matmulOp, { a, b, bias: o.bias, residual: o.residual }, { transposeB: o.transposeB, activation: o.activation }, o.name ?? 'matmul').out!;
+    const name = o.name ?? 'matmul';
+    let y = this.apply(matmulOp, { a, b }, { transposeB: o.transposeB }, name).out!;
+    if (o.bias) y = this.add(y, o.bias, `${name}.bias`);
+    if (o.activation && o.activation !== 'none') y = this.unary(y, o.activation, `${name}.${o.activation}`);
+    if (o.residual) y = this.add(y, o.residual, `${name}.residual`);
+    return y;
   }
 
   add(a: Value, b: Value, name = 'add'): Value {

@@ -1,9 +1,10 @@
 import type { Graph, GraphNode, Value } from './graph.ts';
+import { expand } from './expand.ts';
 import { fuse } from './fusion.ts';
 import { planMemory, type MemoryPlan } from './planner.ts';
 
 export interface CompileOptions {
-  /** Fold bias, activation and residual adds into matmul epilogues and residual adds into norms (default true). */
+  /** Run the fusion pass (fusion.ts: epilogues, prologues, attention's projection; default true). */
   fuse?: boolean;
 }
 
@@ -14,20 +15,23 @@ export interface CompiledGraph {
   memory: MemoryPlan;
   /** Values with memory of their own that outlives a run: inputs, graph outputs, states. */
   persistent: Set<Value>;
+  /** How often each fusion pattern fired (see fusion.ts). */
+  fused: Map<string, number>;
 }
 
 /**
- * Compile a graph: fuse, keep only the nodes that lead to an output or write a state, order
+ * Compile a graph: fuse, expand the ops that run as several (see expand.ts), keep only the nodes that lead to an output or write a state, order
  * them, and plan the memory of the intermediates.
  */
 export function compile(graph: Graph, options: CompileOptions = {}): CompiledGraph {
   if (graph.outputs.size === 0) throw new Error(`graph '${graph.name}' has no outputs: mark results with g.output(name, value)`);
-  if (options.fuse ?? true) fuse(graph);
+  const fused = options.fuse ?? true ? fuse(graph) : new Map<string, number>();
+  expand(graph);
   const schedule = schedulePass(graph);
   const persistent = new Set<Value>();
   for (const v of graph.outputs.values()) persistent.add(v.root);
   const memory = planMemory(schedule, persistent);
-  return { graph, schedule, memory, persistent };
+  return { graph, schedule, memory, persistent, fused };
 }
 
 /**

@@ -146,6 +146,20 @@ export class Graph {
     return outputs;
   }
 
+  /** Add a node at position `at` of the node list: for compiler passes that rewrite a built graph. */
+  insert<A>(at: number, op: OpDef<A>, inputs: Named<Value>, attrs: A, name: string = op.name): Record<string, Value> {
+    const outputs = this.apply(op, inputs, attrs, name);
+    this.nodes.splice(at, 0, this.nodes.pop()!);
+    return outputs;
+  }
+
+  /** Make everything that reads `old` (nodes, graph outputs, views) read `replacement` instead. */
+  replaceUses(old: Value, replacement: Value): void {
+    for (const node of this.nodes) for (const [k, v] of Object.entries(node.inputs)) if (v === old) node.inputs[k] = replacement;
+    for (const [name, v] of this.outputs) if (v === old) this.outputs.set(name, replacement);
+    for (const v of this.values) if (v.base === old && v !== replacement) v.base = replacement;
+  }
+
   /** Mark a value as a graph output under `name`. */
   output(name: string, value: Value): void {
     if (this.outputs.has(name)) throw new Error(`graph '${this.name}': output '${name}' is defined twice`);

@@ -6,8 +6,7 @@
 
 import type { GraphBuilder } from '../graph/builder.ts';
 import type { Value } from '../graph/graph.ts';
-import { decodeAttentionOp } from '../ops/decode-attention.ts';
-import { qkvSplitOp } from '../ops/qkv-split.ts';
+import { attentionOp } from '../ops/attention.ts';
 import type { CheckpointMatchOptions, ExpectedTensor, HostTensor } from './checkpoint.ts';
 
 export interface LmConfig {
@@ -88,17 +87,14 @@ export function stackRows(parts: readonly HostTensor[]): HostTensor {
 
 /**
  * A block's causal self-attention from its fused projection qkv [1, T, (H + 2·KVH)·D], with k and
- * v appended to layer `layer`'s cache (RoPE applied to q and k when `theta` is given). A prefill
- * splits q|k|v (into the cache) and attends over the cache; one decode token does it all in one
- * dispatch.
+ * v appended to layer `layer`'s cache (RoPE applied to q and k when `theta` is given): one
+ * attention node, whose kernel table does the split, RoPE and cache write too.
  */
 export function cachedAttention(g: GraphBuilder, c: LmConfig, qkv: Value, cache: KVCache, layer: number, theta?: number): Value {
-  const heads = { numHeads: c.numHeads, numKVHeads: c.numKVHeads, headDim: c.headDim };
-  const inputs = { qkv, position: cache.position, kCache: cache.k[layer], vCache: cache.v[layer] };
-  if (qkv.shape[1] === 1) return g.apply(decodeAttentionOp, inputs, { ...heads, theta }, 'attention').out!;
-  const q = g.apply(qkvSplitOp, inputs, { ...heads, theta }, 'qkv_split').q!;
-  const returnProbs = cache.probs !== undefined;
-  const attention = g.attention(q, cache.k[layer]!, cache.v[layer]!, { ...heads, causal: true, returnProbs }, { kvLength: cache.kvLength });
+  const returnProbs = cache.probs !== undefined && qkv.shape[1]! > 1;
+  const inputs = { qkv, position: cache.position, kCache: cache.k[layer], vCache: cache.v[layer], kvLength: cache.kvLength };
+  const attrs = { numHeads: c.numHeads, numKVHeads: c.numKVHeads, headDim: c.headDim, theta, causal: true, returnProbs };
+  const attention = g.apply(attentionOp, inputs, attrs, 'attention');
   if (returnProbs) cache.probs![layer] = attention.probs!;
-  return attention.out;
+  return attention.out!;
 }

@@ -1,6 +1,6 @@
 // The kernel library: each op's definition (for the graph runtime) and its eager wrapper.
 export { add, binaryOp, mul, type BinaryAttrs } from './binary.ts';
-export { attention, attentionOp, MAX_HEAD_DIM as MAX_ATTENTION_HEAD_DIM, type AttentionAttrs } from './attention.ts';
+export { attention, attentionOp, cachedAttention, MAX_HEAD_DIM as MAX_ATTENTION_HEAD_DIM, type AttentionAttrs } from './attention.ts';
 export { matmul, matmulOp, type Activation, type MatmulAttrs, type MatmulOptions } from './matmul.ts';
 export { cacheWrite, cacheWriteOp } from './cache-write.ts';
 export { cacheGather, cacheGatherOp } from './cache-gather.ts';
@@ -19,8 +19,6 @@ export { qkvSplit, qkvSplitOp, type QkvSplitAttrs } from './qkv-split.ts';
 export { swiglu, swigluOp } from './swiglu.ts';
 export { advance, advanceOp } from './advance.ts';
 export { fusedMatvec, fusedMatvecOp, type FusedMatvecAttrs } from './fused-matvec.ts';
-export { decodeAttention, decodeAttentionOp, type DecodeAttentionAttrs } from './decode-attention.ts';
-export { decodeAttentionProject, decodeAttentionProjectOp } from './decode-attention-project.ts';
 export {
   llamaDecodeStep, llamaDecodeStepOp, llamaDecodeStepSize, LlamaStepTexture, llamaDecodeStepUnfit, packLlamaDecodeStepWeights,
   type LlamaDecodeStepAttrs, type LlamaStepShape, type LlamaStepWeights,

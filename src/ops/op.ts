@@ -29,6 +29,22 @@ export interface OpDef<A> {
   readonly writes?: readonly string[];
   /** Floating-point operations and bytes moved, for profiles and benchmarks. */
   cost?(inputs: Named<TensorSpec>, attrs: A): { flops: number; bytes: number };
+  /**
+   * For an op that some shapes run as several other ops in a row (its `plan` then runs them on
+   * its scratch): those ops, which `compile` splices into the graph so that the memory planner
+   * shares their temporaries. Null when one kernel does it.
+   */
+  expand?(inputs: Named<TensorSpec>, attrs: A): OpProgram | null;
+}
+
+/**
+ * Ops in a row that compute one op. Tensors are named: the op's inputs and outputs, `temps`, and
+ * `views` (another shape of a named tensor's memory; a view of an output is written through).
+ */
+export interface OpProgram {
+  temps: Record<string, TensorSpec>;
+  views: Record<string, readonly [of: string, shape: readonly number[]]>;
+  steps: readonly { name: string; op: OpDef<any>; attrs: unknown; inputs: Record<string, string>; outputs: Record<string, string> }[];
 }
 
 /** Run an op eagerly: allocate outputs and scratch from the pool, dispatch, free the scratch. */

@@ -1,6 +1,6 @@
-// decodeAttentionProject: one decode step of attention (RoPE, cache append, attention over rows
+// attention from a fused qkv with its output projection (the decode_attention_project row): one decode step of attention (RoPE, cache append, attention over rows
 // 0 .. position) and the output projection with its residual, against float64 references.
-import { decodeAttentionProject } from '../../src/ops/decode-attention-project.ts';
+import { cachedAttention } from '../../src/ops/attention.ts';
 import { attentionReference, ropeRef } from '../util/reference.ts';
 import { Rng } from '../util/rng.ts';
 import type { KernelCase } from './case.ts';
@@ -26,7 +26,7 @@ export const cases: KernelCase[] = shapes.map(([B, H, KVH, D, cap, pos, theta, N
     const kCache = gpu.upload(kHost, [B, cap, kvw]), vCache = gpu.upload(vHost, [B, cap, kvw]);
     const position = gpu.upload(new Uint32Array([pos]), [1]);
     const o = gpu.upload(oHost, [N, H * D]), residual = gpu.upload(residualHost, [B, 1, N]);
-    const out = decodeAttentionProject(gpu, qkv, position, kCache, vCache, o, residual, { numHeads: H, numKVHeads: KVH, headDim: D, theta });
+    const out = cachedAttention(gpu, qkv, { position, kCache, vCache }, { numHeads: H, numKVHeads: KVH, headDim: D, theta }, { o, residual });
     const got = Float32Array.from([...(await out.download()), ...(await kCache.download()), ...(await vCache.download())]);
     [qkv, kCache, vCache, position, o, residual, out].forEach((t) => t.destroy());
 

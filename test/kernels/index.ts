@@ -20,8 +20,9 @@ import { cases as argmax } from './argmax.cases.ts';
 import { cases as torchFixtures } from './torch-fixtures.cases.ts';
 import { cases as lmGlue } from './lm-glue.cases.ts';
 import { cases as decodeAttentionProject } from './decode-attention-project.cases.ts';
+import { cases as teachingAttention } from './teaching-attention.cases.ts';
 import { cases as llamaDecodeStep } from './llama-decode-step.cases.ts';
 import { cases as imagegen } from './imagegen.cases.ts';
 import { cases as teachingMatmul } from './teaching-matmul.cases.ts';
 
-export const allCases: KernelCase[] = [...attention, ...attentionTorch, ...binary, ...matmul, ...cacheWrite, ...cacheGather, ...unary, ...layernorm, ...softmax, ...embedding, ...rope, ...sincos, ...patchEmbed, ...classToken, ...patchify, ...transposeHeads, ...argmax, ...torchFixtures, ...lmGlue, ...decodeAttentionProject, ...llamaDecodeStep, ...imagegen, ...teachingMatmul];
+export const allCases: KernelCase[] = [...attention, ...attentionTorch, ...binary, ...matmul, ...cacheWrite, ...cacheGather, ...unary, ...layernorm, ...softmax, ...embedding, ...rope, ...sincos, ...patchEmbed, ...classToken, ...patchify, ...transposeHeads, ...argmax, ...torchFixtures, ...lmGlue, ...decodeAttentionProject, ...llamaDecodeStep, ...imagegen, ...teachingMatmul, ...teachingAttention];

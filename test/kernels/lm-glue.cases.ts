@@ -1,11 +1,11 @@
 // The kernels of language-model decoding: qkvSplit (fused q|k|v → rotated q, k and v appended to
-// the caches), decodeAttention (the same for one token, plus attention over the cache), swiglu (silu(gate)·up), fusedMatvec (RMSNorm or SwiGLU folded into a projection)
+// the caches), attention from a fused qkv (the same for one token, plus attention over the cache, in one kernel), swiglu (silu(gate)·up), fusedMatvec (RMSNorm or SwiGLU folded into a projection)
 // and advance (on-GPU greedy bookkeeping).
 import { advance } from '../../src/ops/advance.ts';
 import { fusedMatvec } from '../../src/ops/fused-matvec.ts';
 import { qkvSplit } from '../../src/ops/qkv-split.ts';
 import { swiglu } from '../../src/ops/swiglu.ts';
-import { decodeAttention } from '../../src/ops/decode-attention.ts';
+import { cachedAttention } from '../../src/ops/attention.ts';
 import { attentionReference, ropeRef } from '../util/reference.ts';
 import { Rng } from '../util/rng.ts';
 import type { KernelCase } from './case.ts';
@@ -169,7 +169,7 @@ const decodeCases: KernelCase[] = decodeShapes.map(([B, H, KVH, D, cap, pos, the
     const qkv = gpu.upload(qkvHost, [B, 1, (H + 2 * KVH) * D]);
     const kCache = gpu.upload(kHost, [B, cap, KVH * D]), vCache = gpu.upload(vHost, [B, cap, KVH * D]);
     const position = gpu.upload(new Uint32Array([pos]), [1]);
-    const out = decodeAttention(gpu, qkv, position, kCache, vCache, { numHeads: H, numKVHeads: KVH, headDim: D, theta });
+    const out = cachedAttention(gpu, qkv, { position, kCache, vCache }, { numHeads: H, numKVHeads: KVH, headDim: D, theta });
     const got = Float32Array.from([...(await out.download()), ...(await kCache.download()), ...(await vCache.download())]);
     [qkv, kCache, vCache, position, out].forEach((t) => t.destroy());
     const split = qkvSplitRef(qkvHost, kHost, vHost, [B, 1, H, KVH, D, cap, pos, theta]);

@@ -8,7 +8,7 @@
  *   → patch embedding (Conv2d, kernel = stride = p, as patchify + matmul)  [B, N, D]
  *   → [CLS] prepended, position embeddings added                    [B, N + 1, D]
  *   → L × ( x += Wo·attention(LN₁(x));  x += W₂·GELU(W₁·LN₂(x)) )   (bidirectional attention,
- *         per head softmax(q·kᵀ/√d)·v as batched matmuls)
+ *         per head softmax(q·kᵀ/√d)·v)
  *   → [CLS] rows, final LayerNorm, classifier                        [B, labels]
  *
  * The weights are uploaded once; one graph is compiled per batch size (powers of two up to
@@ -23,7 +23,6 @@ import type { Value } from '../../graph/graph.ts';
 import { compile } from '../../graph/compile.ts';
 import { classTokenOp } from '../../ops/class-token.ts';
 import { patchifyOp } from '../../ops/patchify.ts';
-import { transposeHeadsOp } from '../../ops/transpose-heads.ts';
 import { BucketedSession } from '../../runtime/buckets.ts';
 import { SerialQueue } from '../../runtime/serial.ts';
 import { Session } from '../../runtime/session.ts';
@@ -241,18 +240,15 @@ export class VisionTransformer {
       const p = `vit.encoder.layer.${i}.`;
       x = g.scope(`layer.${i}`, () => {
         const h = g.layerNorm(x, W(`${p}layernorm_before.weight`), W(`${p}layernorm_before.bias`), c.eps, 'layernorm_before');
-        // Each head's q, k, v as a contiguous [T, d] block, so that attention is two batched matmuls and
-        // a softmax: for ViT's short, unmasked sequences this beats the fused attention kernel several
-        // times over. 1/√d is already folded into the query weights.
+        // 1/√d is already folded into the query weights (scale 1), which lets attention's kernel
+        // table run ViT's short unmasked sequences as two batched matmuls and a softmax.
         const [q, k, v] = ['query', 'key', 'value'].map((n) => {
           const name = `${p}attention.attention.${n}`;
-          const rows = g.matmul(h, W(`${name}.weight`), { bias: w(`${name}.bias`), transposeB: true, name: n });
-          return g.apply(transposeHeadsOp, { x: g.reshape(rows, [batch, tokens, c.numHeads, c.headDim]) }, {}, `${n}.heads`).out!;
+          return g.matmul(h, W(`${name}.weight`), { bias: w(`${name}.bias`), transposeB: true, name: n });
         }) as [Value, Value, Value];
-        const probs = g.softmax(g.matmul(q, k, { transposeB: true, name: 'scores' }), 'probs');
-        if (attentionOutputs) g.output(`attention.${i}`, probs);
-        const context = g.apply(transposeHeadsOp, { x: g.matmul(probs, v, { name: 'context' }) }, {}, 'merge_heads').out!;
-        const attended = g.reshape(context, [batch, tokens, c.hiddenSize], 'attended');
+        const attention = g.attention(q, k, v, { numHeads: c.numHeads, headDim: c.headDim, scale: 1, returnProbs: attentionOutputs });
+        if (attentionOutputs) g.output(`attention.${i}`, attention.probs!);
+        const attended = attention.out;
         const r = g.matmul(attended, W(`${p}attention.output.dense.weight`), { bias: W(`${p}attention.output.dense.bias`), residual: x, transposeB: true, name: 'attention.output' });
         const h2 = g.layerNorm(r, W(`${p}layernorm_after.weight`), W(`${p}layernorm_after.bias`), c.eps, 'layernorm_after');
         const f = g.matmul(h2, W(`${p}intermediate.dense.weight`), { bias: W(`${p}intermediate.dense.bias`), activation: c.activation, transposeB: true, name: 'intermediate' });
