@@ -16,13 +16,14 @@ import { TARGETS, type Target } from './targets.ts';
 export const HANG_MS = 5_000;
 
 /** Engine messages that mean the loader trusted the file: a typed error that wraps one is still a bug. */
-const ENGINE_FAILURES = /Maximum call stack|Invalid array length|Invalid typed array length|Array buffer allocation failed|allocation failed|out of memory|Cannot read propert|is not a function|is not iterable|undefined|Invalid string length|toString/i;
+const ENGINE_FAILURES = /Maximum call stack|Invalid array length|Invalid typed array length|Array buffer allocation failed|allocation failed|out of memory|Cannot read propert|is not a function|is not iterable|Invalid string length|Offset is outside the bounds/i;
 
 export interface Bug {
   caseIndex: number;
   target: string;
   kind: 'untyped' | 'engine' | 'unnamed' | 'hang';
   message: string;
+  stack?: string;
 }
 
 export interface FuzzSummary {
@@ -66,7 +67,8 @@ export function caseTarget(targets: readonly Target[], seed: number, index: numb
 export function judge(target: Target, error: unknown): Omit<Bug, 'caseIndex'> | null {
   if (error === undefined) return null;
   const message = error instanceof Error ? `${error.name}: ${error.message}` : `non-Error thrown: ${String(error)}`;
-  if (!isTyped(error)) return { target: target.name, kind: 'untyped', message };
+  const stack = error instanceof Error ? error.stack : undefined;
+  if (!isTyped(error)) return { target: target.name, kind: 'untyped', message, stack };
   if (ENGINE_FAILURES.test(error.message)) return { target: target.name, kind: 'engine', message };
   if (!target.fileNames.some((name) => error.message.includes(name))) return { target: target.name, kind: 'unnamed', message };
   return null;

@@ -136,7 +136,8 @@ export function absurdValue(rng: Rng): unknown {
     () => [1, 2, 3],
     () => ({}),
     () => ({ content: 1 }),
-    () => deeplyNested(rng.pick([100, 5_000, 50_000])),
+    () => deeplyNested(rng.pick([100, 2_000, 5_000])),
+    () => JSON.parse(deeplyNestedText(100_000)), // what JSON.parse gives loaders for a 100,000-deep file
     () => 'x'.repeat(rng.pick([1_000, 100_000])),
     () => Array.from({ length: rng.pick([1_000, 100_000]) }, (_, i) => i),
     () => '__proto__',
@@ -186,7 +187,12 @@ export function mutateJsonValue(rng: Rng, root: unknown): unknown {
 
 /** A JSON tree's text, mutated at the text level now and then (bad syntax, deep nesting, stray bytes). */
 export function jsonText(rng: Rng, value: unknown): string {
-  const text = JSON.stringify(value) ?? 'null';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? 'null';
+  } catch {
+    return deeplyNestedText(100_000); // a value too deep to serialize: send the text equivalent
+  }
   switch (rng.int(8)) {
     case 0: return text.slice(0, rng.int(text.length + 1));
     case 1: return deeplyNestedText(rng.pick([1_000, 100_000]));
@@ -244,7 +250,7 @@ export function mutateSafetensors(rng: Rng, file: Uint8Array): Uint8Array {
   switch (rng.int(12)) {
     case 0: // shapes that disagree with the data, or are absurd
       entry.shape = rng.pick<unknown>([
-        [-1], [1e15, 1e15], [2 ** 53], [2 ** 31, 2 ** 31, 4], [1.5], ['3'], [], [0], [null], deeplyNested(10_000),
+        [-1], [1e15, 1e15], [2 ** 53], [2 ** 31, 2 ** 31, 4], [1.5], ['3'], [], [0], [null], deeplyNested(5_000),
         [...(entry.shape as number[]), 2], (entry.shape as number[]).slice(1), (entry.shape as number[]).map((d) => d * 2),
         [0, 1e300], Array.from({ length: 100_000 }, () => 1),
       ]);
@@ -265,17 +271,17 @@ export function mutateSafetensors(rng: Rng, file: Uint8Array): Uint8Array {
       header[`${name}.copy`] = structuredClone(entry);
       break;
     case 5: // metadata of the wrong kind
-      header.__metadata__ = rng.pick<unknown>([{ format: 1 }, [], 'pt', deeplyNested(10_000), { a: deeplyNested(10_000) }, null]);
+      header.__metadata__ = rng.pick<unknown>([{ format: 1 }, [], 'pt', deeplyNested(5_000), { a: deeplyNested(5_000) }, null]);
       break;
     case 6: // the entry itself the wrong kind
-      header[name] = rng.pick<unknown>([null, 1, 'x', [], deeplyNested(10_000)]);
+      header[name] = rng.pick<unknown>([null, 1, 'x', [], deeplyNested(5_000)]);
       break;
     case 7: { // the length field lies
       const length = BigInt(new TextEncoder().encode(JSON.stringify(header)).length);
       return joinSafetensors(header, data, rng.pick([0n, 1n, length - 1n, length + 1n, length + 8n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n, 99_999_999n]));
     }
     case 8: // the whole header replaced by something that is not an object
-      return joinSafetensors(rng.pick<unknown>([[], null, 1, 'x', deeplyNested(50_000)]), data);
+      return joinSafetensors(rng.pick<unknown>([[], null, 1, "x", deeplyNested(5_000)]), data);
     case 9:
       return truncate(rng, file, safetensorsBoundaries(file));
     default:
@@ -288,6 +294,7 @@ export function mutateSafetensors(rng: Rng, file: Uint8Array): Uint8Array {
 
 /** Overwrite one of the 7 header ints (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len). */
 export function mutateLlama2cHeader(rng: Rng, file: Uint8Array): Uint8Array {
+  if (file.length < 28) return file;
   const out = file.slice();
   const view = new DataView(out.buffer);
   const field = rng.int(7);
@@ -330,6 +337,7 @@ export function pngChunkBoundaries(file: Uint8Array): number[] {
 
 /** Set IHDR's width and height (the first chunk) and fix its CRC so the decoder believes it. */
 export function setPngSize(file: Uint8Array, width: number, height: number): Uint8Array {
+  if (file.length < 33) return file;
   const out = file.slice();
   const view = new DataView(out.buffer);
   view.setUint32(16, width >>> 0);
@@ -348,6 +356,7 @@ export function mutatePng(rng: Rng, file: Uint8Array): Uint8Array {
       return truncate(rng, file, pngChunkBoundaries(file));
     case 2: {
       // IHDR bit depth / colour type / interlace to other values, CRC fixed.
+      if (file.length < 33) return file;
       const out = file.slice();
       out[24 + rng.int(5)] = rng.pick([0, 1, 2, 3, 4, 6, 8, 16, 255]);
       new DataView(out.buffer).setUint32(29, crc32(out.subarray(12, 29)));
@@ -373,7 +382,7 @@ export function mutateJpeg(rng: Rng, file: Uint8Array): Uint8Array {
     case 0: {
       // The frame header (SOF0..SOF2): height at +5, width at +7, big-endian 16-bit.
       const sof = markers.find((m) => file[m + 1]! >= 0xc0 && file[m + 1]! <= 0xc2);
-      if (sof === undefined) return file;
+      if (sof === undefined || sof + 9 > file.length) return file;
       const out = file.slice();
       const view = new DataView(out.buffer);
       const [w, h] = rng.pick([[65_535, 65_535], [0, 0], [1, 65_535], [65_535, 1], [40_000, 40_000]]);
@@ -392,6 +401,7 @@ export function mutateJpeg(rng: Rng, file: Uint8Array): Uint8Array {
 
 /** Rewrite the header dict of an .npy file with a mutated shape, descr or length. */
 export function mutateNpy(rng: Rng, file: Uint8Array): Uint8Array {
+  if (file.length < 10) return file;
   const headerLength = new DataView(file.buffer, file.byteOffset).getUint16(8, true);
   const data = file.subarray(10 + headerLength);
   const shape = rng.pick(['(4,)', '(-1,)', '(-2, -2)', '(1e9,)', '(NaN,)', '(2, 3)', '()', '(100000, 100000)', '(9007199254740993,)', '(,)', '(0,)', '(4, 0x1)']);

@@ -26,7 +26,10 @@ const summary = await runFuzz({
   },
 });
 
-for (const bug of summary.bugs.slice(0, 50)) console.log(`BUG case ${bug.caseIndex} [${bug.target}] ${bug.kind}: ${bug.message.slice(0, 300)}`);
+for (const bug of summary.bugs.slice(0, 50)) {
+  console.log(`BUG case ${bug.caseIndex} [${bug.target}] ${bug.kind}: ${bug.message.slice(0, 300)}`);
+  if (only !== undefined && bug.stack) console.log(bug.stack);
+}
 if (summary.bugs.length > 50) console.log(`... and ${summary.bugs.length - 50} more bugs`);
 console.log('per target:');
 for (const [name, t] of Object.entries(summary.perTarget)) console.log(`  ${name.padEnd(20)} ${String(t.cases).padStart(7)} cases  ${String(t.accepted).padStart(6)} accepted  ${String(t.refused).padStart(7)} refused  ${t.bugs} bugs`);

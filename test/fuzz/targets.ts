@@ -203,7 +203,7 @@ const gpt2Vocab: Target = {
 const tokenizerJson: Target = {
   name: 'tokenizer-json',
   weight: 2,
-  fileNames: ['tokenizer.json'],
+  fileNames: ['tokenizer.json', 'GPT-2 tokenizer'],
   run(rng) {
     const seed = rng.pick(seeds.tokenizerJson);
     const tree = repeat(rng, JSON.parse(seed.text) as unknown, (v) => mutateJsonValue(rng, v));
@@ -262,6 +262,7 @@ const llama2cTokenizer: Target = {
 
 /** max_token_length, the tokenizer file's only header field. */
 function writeHeaderInt(rng: Rng, b: Uint8Array): Uint8Array {
+  if (b.length < 4) return b;
   const out = b.slice();
   new DataView(out.buffer).setInt32(0, rng.pick([0, -1, 1, 0x7fffffff, -0x80000000, 1 << 30]), true);
   return out;

@@ -13,7 +13,7 @@
  * sacremoses is not installed, and `_tokenize` never calls it.
  */
 
-import { TokenizerError } from '../errors.ts';
+import { TokenizerError, jsonForMessage } from '../errors.ts';
 import { fetchBytes, fetchText, readFileBytes, readFileText } from '../io.ts';
 import { SentencePieceTokenizer } from './sentencepiece.ts';
 
@@ -215,7 +215,7 @@ function parseJsonObject(value: string | Readonly<Record<string, unknown>>, wher
 function parseVocab(value: string | Readonly<Record<string, number>>, where: string): Map<string, number> {
   const vocab = new Map<string, number>();
   for (const [piece, id] of Object.entries(parseJsonObject(value, where))) {
-    if (!Number.isInteger(id) || (id as number) < 0) throw new TokenizerError(`${where}: ${JSON.stringify(piece)} has id ${JSON.stringify(id)}, not a non-negative integer`);
+    if (!Number.isInteger(id) || (id as number) < 0) throw new TokenizerError(`${where}: ${jsonForMessage(piece)} has id ${jsonForMessage(id)}, not a non-negative integer`);
     vocab.set(piece, id as number);
   }
   return vocab;
