@@ -71,7 +71,7 @@ export function readGreedyGolden(folder: string, sources: readonly string[]): Gr
       } catch (err) {
         throw new UsageError(`eval: ${path} line ${i + 1}: not valid JSON (${(err as Error).message})`);
       }
-      if (!Array.isArray(row.ids) || !row.ids.every((id) => Number.isInteger(id))) throw new UsageError(`eval: ${path} line ${i + 1}: "ids" must be a list of token ids`);
+      if (typeof row !== 'object' || row === null || !Array.isArray(row.ids) || !row.ids.every((id) => Number.isInteger(id))) throw new UsageError(`eval: ${path} line ${i + 1}: "ids" must be a list of token ids`);
       // the golden file must be about the same test set, in the same order
       if (row.source !== sources[i]) throw new UsageError(`eval: ${path} line ${i + 1} translates ${jsonForMessage(row.source)}, test sentence ${i + 1} is ${jsonForMessage(sources[i])}`);
       return row;

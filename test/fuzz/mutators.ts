@@ -177,7 +177,7 @@ export function mutateJsonValue(rng: Rng, root: unknown): unknown {
   else if (op === 1) {
     // Duplicate a sibling's value under this key (two fields claiming the same thing).
     const sibling = rng.pick(all.filter((s) => s.parent === parent));
-    (parent as Record<string | number, unknown>)[key] = structuredClone((sibling.parent as Record<string | number, unknown>)[sibling.key]);
+    (parent as Record<string | number, unknown>)[key] = (sibling.parent as Record<string | number, unknown>)[sibling.key]; // shared, not cloned: it may be too deep to clone
   } else if (op === 2 && typeof (parent as Record<string | number, unknown>)[key] === 'number') {
     const v = (parent as Record<string | number, unknown>)[key] as number;
     (parent as Record<string | number, unknown>)[key] = rng.pick([v * 1000, v * 2 ** 20, v + 1, v - 1, -v, v / 3]);

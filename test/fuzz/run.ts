@@ -9,7 +9,7 @@
 import { runFuzz } from './engine.ts';
 
 function option(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
+  const i = process.argv.lastIndexOf(`--${name}`); // the last wins, so `npm run fuzz -- --cases N` overrides the script's
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 

@@ -730,7 +730,12 @@ function hfNormalizers(json: unknown, source: string, fail: (m: string) => Token
       return json.normalizers.flatMap((n) => hfNormalizers(n, source, fail));
     case 'Precompiled': {
       if (typeof json.precompiled_charsmap !== 'string') throw fail('Precompiled normalizer has no precompiled_charsmap');
-      const blob = base64ToBytes(json.precompiled_charsmap);
+      let blob: Uint8Array;
+      try {
+        blob = base64ToBytes(json.precompiled_charsmap);
+      } catch {
+        throw fail('Precompiled normalizer: precompiled_charsmap is not base64');
+      }
       if (blob.length === 0) return [];
       const map = new PrecompiledCharsMap(blob, source);
       return [(text) => applyCharsMap(map, text)];

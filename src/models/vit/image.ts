@@ -63,6 +63,7 @@ function checkClaimedSize(bytes: Uint8Array, format: ImageFormat, source: string
   if (!claim) return; // no header found: the decoder reports what is wrong
   const { width, height, limit, what } = claim;
   const pixels = width * height;
+  if (width < 1 || height < 1) throw new ImageError(`${source}: the ${format.toUpperCase()} header says ${width}×${height} pixels; an image has at least 1×1`);
   if (pixels > MAX_IMAGE_PIXELS) {
     throw new ImageError(`${source}: the ${format.toUpperCase()} header says ${width}×${height} pixels, more than the limit of ${MAX_IMAGE_PIXELS} (8192×8192)`);
   }
