@@ -30,7 +30,7 @@ export function gpt2Config(json: Json): LmConfig {
   if (json.scale_attn_weights === false) throw new CheckpointError("GPT-2 config.json: 'scale_attn_weights' = false is not supported");
   const act = (json.activation_function as string | undefined) ?? 'gelu_new';
   const activation = typeof act !== 'string' ? null : ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].includes(act) ? 'gelu_tanh' : act === 'gelu' ? 'gelu_erf' : null;
-  if (!activation) throw new CheckpointError(`GPT-2 config.json: activation_function ${jsonForMessage(act)} is not supported (gelu_new, gelu_pytorch_tanh, gelu)`);
+  if (!activation) throw new CheckpointError(`GPT-2 config.json: activation_function ${typeof act === 'string' ? `'${act}'` : jsonForMessage(act)} is not supported (gelu_new, gelu_pytorch_tanh, gelu)`);
   const dim = int(json, 'n_embd');
   const numHeads = int(json, 'n_head');
   if (dim % numHeads !== 0) throw new CheckpointError(`GPT-2 config.json: n_embd ${dim} does not divide by n_head ${numHeads}`);

@@ -43,7 +43,7 @@ export function llamaConfig(json: Json): LmConfig {
     if (json[flag] === true) throw new CheckpointError(`Llama config.json: '${flag}' = true is not supported`);
   }
   if (json.rope_scaling != null) throw new CheckpointError(`Llama config.json: rope_scaling ${jsonForMessage(json.rope_scaling)} is not supported`);
-  if (json.hidden_act !== undefined && json.hidden_act !== 'silu') throw new CheckpointError(`Llama config.json: hidden_act ${jsonForMessage(json.hidden_act)} is not supported (silu)`);
+  if (json.hidden_act !== undefined && json.hidden_act !== 'silu') throw new CheckpointError(`Llama config.json: hidden_act ${typeof json.hidden_act === 'string' ? `'${json.hidden_act}'` : jsonForMessage(json.hidden_act)} is not supported (silu)`);
   const dim = int(json, 'hidden_size');
   const numHeads = int(json, 'num_attention_heads');
   const numKVHeads = int(json, 'num_key_value_heads', numHeads);

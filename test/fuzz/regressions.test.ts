@@ -92,7 +92,7 @@ describe('config.json', () => {
   });
 
   test("an activation named after an Object property ('toString') is refused, not taken for a function", () => {
-    expect(() => vitConfig({ ...vit, hidden_act: 'toString' })).toThrow(/ViT config.json: hidden_act "toString" is not supported/);
+    expect(() => vitConfig({ ...vit, hidden_act: 'toString' })).toThrow(/ViT config.json: hidden_act 'toString' is not supported/);
   });
 
   test('a value nested 100,000 deep gives a CheckpointError, not a stack overflow in the message', () => {

@@ -72,7 +72,7 @@ export function marianConfig(json: Json): MarianConfig {
   }
   const act = (json.activation_function as string | undefined) ?? 'swish';
   const activation = typeof act === 'string' && Object.hasOwn(ACTIVATIONS, act) ? ACTIVATIONS[act] : undefined;
-  if (!activation) throw new CheckpointError(`Marian config.json: activation_function ${jsonForMessage(act)} is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
+  if (!activation) throw new CheckpointError(`Marian config.json: activation_function ${typeof act === 'string' ? `'${act}'` : jsonForMessage(act)} is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
   const vocabSize = int(json, 'vocab_size');
   const sharedEmbeddings = json.share_encoder_decoder_embeddings !== false;
   const decoderVocabSize = json.decoder_vocab_size == null ? vocabSize : int(json, 'decoder_vocab_size');

@@ -82,7 +82,7 @@ export function vitConfig(json: Json): VitConfig {
   if (hiddenSize % numHeads !== 0) throw new CheckpointError(`ViT config.json: hidden_size ${hiddenSize} does not divide by num_attention_heads ${numHeads}`);
   const act = (json.hidden_act as string | undefined) ?? 'gelu';
   const activation = typeof act === 'string' && Object.hasOwn(ACTIVATIONS, act) ? ACTIVATIONS[act] : undefined;
-  if (!activation) throw new CheckpointError(`ViT config.json: hidden_act ${jsonForMessage(act)} is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
+  if (!activation) throw new CheckpointError(`ViT config.json: hidden_act ${typeof act === 'string' ? `'${act}'` : jsonForMessage(act)} is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
   const [imageHeight, imageWidth] = sizePair(json, 'image_size', 224);
   const [patchH, patchW] = sizePair(json, 'patch_size', 16);
   if (patchH !== patchW) throw new CheckpointError(`ViT config.json: patch_size ${patchH}×${patchW} is not square (only square patches are supported)`);
