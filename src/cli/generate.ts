@@ -22,6 +22,7 @@ import { parseArgs, usage, UsageError, type OptionSpec, type ParsedArgs } from '
 import type { Command } from './commands.ts';
 import { loadModel, modelOptions, writeStdout } from './model.ts';
 import { ProgressBar } from './progress.ts';
+import { jsonForMessage } from '../models/errors.ts';
 
 const options: Record<string, OptionSpec> = {
   ...modelOptions,
@@ -96,7 +97,7 @@ function checkSetting(key: NumberSetting, value: unknown, where: string): number
       topP: 'a number in (0, 1]',
       seed: 'an integer in [0, 2^32)',
     }[key];
-    throw new UsageError(`${where} needs ${need}, got ${JSON.stringify(value)}`);
+    throw new UsageError(`${where} needs ${need}, got ${jsonForMessage(value)}`);
   }
   return n;
 }
@@ -155,7 +156,7 @@ export function parseBatch(text: string, file: string, defaults: Sampling): Batc
         }
         prompt = v as number[];
       } else if (key === 'do_sample') {
-        if (typeof v !== 'boolean') throw new UsageError(`${where}: "do_sample" must be true or false, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'boolean') throw new UsageError(`${where}: "do_sample" must be true or false, got ${jsonForMessage(v)}`);
         sampling.doSample = v;
       } else if (key in LINE_OPTIONS) {
         const setting = LINE_OPTIONS[key] as NumberSetting;

@@ -27,6 +27,7 @@ import { UsageError } from './args.ts';
 import { bleuDetail, corpusBleuStats } from './bleu.ts';
 import type { Check, EvalReport } from './eval.ts';
 import { ProgressBar } from './progress.ts';
+import { jsonForMessage } from '../models/errors.ts';
 
 /** The English and German files of the test set, under the data folder. */
 export const TRANSLATION_TEST_FILES = ['multi30k/test_2016_flickr.en.gz', 'multi30k/test_2016_flickr.de.gz'] as const;
@@ -70,9 +71,9 @@ export function readGreedyGolden(folder: string, sources: readonly string[]): Gr
       } catch (err) {
         throw new UsageError(`eval: ${path} line ${i + 1}: not valid JSON (${(err as Error).message})`);
       }
-      if (!Array.isArray(row.ids) || !row.ids.every((id) => Number.isInteger(id))) throw new UsageError(`eval: ${path} line ${i + 1}: "ids" must be a list of token ids`);
+      if (typeof row !== 'object' || row === null || !Array.isArray(row.ids) || !row.ids.every((id) => Number.isInteger(id))) throw new UsageError(`eval: ${path} line ${i + 1}: "ids" must be a list of token ids`);
       // the golden file must be about the same test set, in the same order
-      if (row.source !== sources[i]) throw new UsageError(`eval: ${path} line ${i + 1} translates ${JSON.stringify(row.source)}, test sentence ${i + 1} is ${JSON.stringify(sources[i])}`);
+      if (row.source !== sources[i]) throw new UsageError(`eval: ${path} line ${i + 1} translates ${jsonForMessage(row.source)}, test sentence ${i + 1} is ${jsonForMessage(sources[i])}`);
       return row;
     });
 }

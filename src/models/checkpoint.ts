@@ -39,6 +39,18 @@ export interface CheckpointMatchOptions {
   readonly allowExtra?: boolean;
 }
 
+/**
+ * The most layers a config.json may claim. Real models have at most a few hundred; the limit stops a
+ * corrupt count (1e9) from building a list of a billion expected tensors before any file is read.
+ */
+export const MAX_LAYERS = 4096;
+
+/** A config's layer count, checked against MAX_LAYERS; `what` names the file and key in the error. */
+export function checkLayerCount(layers: number, what: string): number {
+  if (layers > MAX_LAYERS) throw new CheckpointError(`${what} = ${layers} is over the limit of ${MAX_LAYERS} layers (corrupt config?)`);
+  return layers;
+}
+
 /** The most problems listed in one error; the rest are counted. */
 const MAX_LISTED = 20;
 

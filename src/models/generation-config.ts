@@ -9,7 +9,7 @@
  * implement are listed in `unsupported`, so a caller can say they are ignored.
  */
 
-import { CheckpointError } from './errors.ts';
+import { CheckpointError, jsonForMessage } from './errors.ts';
 import { readFileText } from './io.ts';
 
 export interface GenerationConfig {
@@ -86,7 +86,7 @@ const NOT_IMPLEMENTED: Record<string, unknown> = {
 };
 
 function fail(source: string, key: string, want: string, value: unknown): never {
-  throw new CheckpointError(`${source}: '${key}' must be ${want}, got ${JSON.stringify(value)}`);
+  throw new CheckpointError(`${source}: '${key}' must be ${want}, got ${jsonForMessage(value)}`);
 }
 
 function integer(json: Json, source: string, key: string, min: number): number | null {

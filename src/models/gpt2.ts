@@ -8,8 +8,8 @@
  * buffers `attn.bias` / `attn.masked_bias` are not weights.
  */
 
-import { CheckpointError } from './errors.ts';
-import type { ExpectedTensor } from './checkpoint.ts';
+import { CheckpointError, jsonForMessage } from './errors.ts';
+import { checkLayerCount, type ExpectedTensor } from './checkpoint.ts';
 import { cachedAttention, type LmConfig, type ModelFamily } from './decoder.ts';
 
 type Json = Record<string, unknown>;
@@ -17,7 +17,7 @@ type Json = Record<string, unknown>;
 function int(json: Json, key: string, fallback?: number): number {
   const value = json[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new CheckpointError(`GPT-2 config.json: '${key}' must be a positive integer, got ${JSON.stringify(json[key])}`);
+    throw new CheckpointError(`GPT-2 config.json: '${key}' must be a positive integer, got ${jsonForMessage(json[key])}`);
   }
   return value;
 }
@@ -29,8 +29,8 @@ export function gpt2Config(json: Json): LmConfig {
   }
   if (json.scale_attn_weights === false) throw new CheckpointError("GPT-2 config.json: 'scale_attn_weights' = false is not supported");
   const act = (json.activation_function as string | undefined) ?? 'gelu_new';
-  const activation = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].includes(act) ? 'gelu_tanh' : act === 'gelu' ? 'gelu_erf' : null;
-  if (!activation) throw new CheckpointError(`GPT-2 config.json: activation_function '${act}' is not supported (gelu_new, gelu_pytorch_tanh, gelu)`);
+  const activation = typeof act !== 'string' ? null : ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].includes(act) ? 'gelu_tanh' : act === 'gelu' ? 'gelu_erf' : null;
+  if (!activation) throw new CheckpointError(`GPT-2 config.json: activation_function ${typeof act === 'string' ? `'${act}'` : jsonForMessage(act)} is not supported (gelu_new, gelu_pytorch_tanh, gelu)`);
   const dim = int(json, 'n_embd');
   const numHeads = int(json, 'n_head');
   if (dim % numHeads !== 0) throw new CheckpointError(`GPT-2 config.json: n_embd ${dim} does not divide by n_head ${numHeads}`);
@@ -41,7 +41,7 @@ export function gpt2Config(json: Json): LmConfig {
     family: 'gpt2',
     vocabSize,
     dim,
-    numLayers: int(json, 'n_layer'),
+    numLayers: checkLayerCount(int(json, 'n_layer'), "GPT-2 config.json: 'n_layer'"),
     numHeads,
     numKVHeads: numHeads,
     headDim: dim / numHeads,

@@ -15,8 +15,8 @@
  * Meta and llama2.c do), so those rows are permuted back here.
  */
 
-import { CheckpointError } from './errors.ts';
-import type { ExpectedTensor, HostTensor } from './checkpoint.ts';
+import { CheckpointError, jsonForMessage } from './errors.ts';
+import { checkLayerCount, type ExpectedTensor, type HostTensor } from './checkpoint.ts';
 import type { Llama2cConfig } from './llama2c.ts';
 import { swigluOp } from '../ops/swiglu.ts';
 import { cachedAttention, stackRows, type LmConfig, type ModelFamily } from './decoder.ts';
@@ -26,7 +26,7 @@ type Json = Record<string, unknown>;
 function int(json: Json, key: string, fallback?: number): number {
   const value = json[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new CheckpointError(`Llama config.json: '${key}' must be a positive integer, got ${JSON.stringify(json[key])}`);
+    throw new CheckpointError(`Llama config.json: '${key}' must be a positive integer, got ${jsonForMessage(json[key])}`);
   }
   return value;
 }
@@ -36,8 +36,8 @@ export function llamaConfig(json: Json): LmConfig {
   for (const flag of ['attention_bias', 'mlp_bias'] as const) {
     if (json[flag] === true) throw new CheckpointError(`Llama config.json: '${flag}' = true is not supported`);
   }
-  if (json.rope_scaling != null) throw new CheckpointError(`Llama config.json: rope_scaling ${JSON.stringify(json.rope_scaling)} is not supported`);
-  if (json.hidden_act !== undefined && json.hidden_act !== 'silu') throw new CheckpointError(`Llama config.json: hidden_act '${String(json.hidden_act)}' is not supported (silu)`);
+  if (json.rope_scaling != null) throw new CheckpointError(`Llama config.json: rope_scaling ${jsonForMessage(json.rope_scaling)} is not supported`);
+  if (json.hidden_act !== undefined && json.hidden_act !== 'silu') throw new CheckpointError(`Llama config.json: hidden_act ${typeof json.hidden_act === 'string' ? `'${json.hidden_act}'` : jsonForMessage(json.hidden_act)} is not supported (silu)`);
   const dim = int(json, 'hidden_size');
   const numHeads = int(json, 'num_attention_heads');
   const numKVHeads = int(json, 'num_key_value_heads', numHeads);
@@ -49,7 +49,7 @@ export function llamaConfig(json: Json): LmConfig {
     family: 'llama',
     vocabSize,
     dim,
-    numLayers: int(json, 'num_hidden_layers'),
+    numLayers: checkLayerCount(int(json, 'num_hidden_layers'), "Llama config.json: 'num_hidden_layers'"),
     numHeads,
     numKVHeads,
     headDim: int(json, 'head_dim', dim / numHeads),

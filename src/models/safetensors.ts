@@ -9,7 +9,7 @@
  */
 
 import { f16BitsToF32, f32ToF16Bits, formatShape, shapeSize } from '../device/dtype.ts';
-import { CheckpointError } from './errors.ts';
+import { CheckpointError, jsonForMessage } from './errors.ts';
 import { asBytes, fetchBytes, readFileBytes } from './io.ts';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
@@ -177,13 +177,13 @@ export function parseSafetensors(data: ArrayBuffer | ArrayBufferView, source = '
     if (typeof value !== 'object' || value === null) throw tensorFail('header entry is not an object');
     const { dtype, shape, data_offsets: offsets } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof dtype !== 'string' || !(dtype in SAFETENSORS_DTYPE_BYTES)) {
-      throw tensorFail(`unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')})`);
+      throw tensorFail(`unknown dtype ${jsonForMessage(dtype)} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')})`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw tensorFail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+      throw tensorFail(`shape ${jsonForMessage(shape)} is not a list of non-negative integers`);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
-      throw tensorFail(`data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`);
+      throw tensorFail(`data_offsets ${jsonForMessage(offsets)} is not [begin, end] with 0 <= begin <= end`);
     }
     const [begin, end] = offsets as [number, number];
     if (end > dataLength) {
@@ -307,7 +307,7 @@ export function bf16BitsToF32(bits: number): number {
 function parseMetadata(value: unknown, fail: (message: string) => CheckpointError): Record<string, string> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('__metadata__ is not an object');
   for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw fail(`__metadata__ entry '${key}' is ${JSON.stringify(v)}, not a string`);
+    if (typeof v !== 'string') throw fail(`__metadata__ entry '${key}' is ${jsonForMessage(v)}, not a string`);
   }
   return value as Record<string, string>;
 }

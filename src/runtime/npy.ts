@@ -12,10 +12,12 @@
  * Host-side and free of Node APIs, so it works in the browser too.
  */
 
+import { TesseraError } from '../device/errors.ts';
+
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const ALIGN = 64;
 
-export class NpyError extends Error {
+export class NpyError extends TesseraError {
   override name = 'NpyError';
 }
 
@@ -53,14 +55,16 @@ export function decodeNpy(bytes: Uint8Array): { shape: number[]; data: Float32Ar
   const headerStart = major === 1 ? 10 : 12;
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   if (headerStart + headerLength > bytes.length) throw new NpyError(`npy: truncated header (${headerLength} bytes announced, ${bytes.length - headerStart} present)`);
-  const header = String.fromCharCode(...bytes.subarray(headerStart, headerStart + headerLength));
+  // Not String.fromCharCode(...bytes): a version-2 header may claim megabytes, too many arguments for one call.
+  const header = new TextDecoder('latin1').decode(bytes.subarray(headerStart, headerStart + headerLength));
   const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new NpyError(`npy: malformed header ${JSON.stringify(header)}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new NpyError(`npy: malformed header ${JSON.stringify(header.slice(0, 200))}`);
   if (descr !== '<f4') throw new NpyError(`npy: only '<f4' (float32) is supported, got '${descr}'`);
   if (fortran === 'True') throw new NpyError('npy: Fortran-ordered arrays are not supported');
   const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new NpyError(`npy: shape (${shapeText.slice(0, 100)}) is not a tuple of non-negative integers`);
   const size = shape.reduce((a, b) => a * b, 1);
   const dataStart = headerStart + headerLength;
   if (bytes.length - dataStart !== size * 4) {

@@ -11,7 +11,7 @@
  */
 
 import type { LmConfig } from '../decoder.ts';
-import { CheckpointError } from '../errors.ts';
+import { CheckpointError, jsonForMessage } from '../errors.ts';
 
 export interface ImageGenConfig {
   /** Vocabulary id of image token 0 (codebook row 0). */
@@ -43,7 +43,7 @@ function integer(block: Json, key: string, min: number, optional = false): numbe
     throw new CheckpointError(`config.json: imagegen.${key} is missing (an integer ≥ ${min})`);
   }
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new CheckpointError(`config.json: imagegen.${key} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+    throw new CheckpointError(`config.json: imagegen.${key} must be an integer ≥ ${min}, got ${jsonForMessage(value)}`);
   }
   return value;
 }
@@ -51,7 +51,7 @@ function integer(block: Json, key: string, min: number, optional = false): numbe
 function guidanceScale(value: unknown): number {
   if (value === undefined || value === null) return 1;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new CheckpointError(`config.json: imagegen.guidance_scale must be a number ≥ 0, got ${JSON.stringify(value)}`);
+    throw new CheckpointError(`config.json: imagegen.guidance_scale must be a number ≥ 0, got ${jsonForMessage(value)}`);
   }
   return value;
 }

@@ -12,8 +12,8 @@
  */
 
 import type { Activation } from '../../ops/activation.ts';
-import type { ExpectedTensor, HostTensor } from '../checkpoint.ts';
-import { CheckpointError } from '../errors.ts';
+import { checkLayerCount, type ExpectedTensor, type HostTensor } from '../checkpoint.ts';
+import { CheckpointError, jsonForMessage } from '../errors.ts';
 
 export interface MarianConfig {
   /** Source vocabulary (the shared one when the embeddings are shared). */
@@ -51,7 +51,7 @@ const ACTIVATIONS: Record<string, MarianConfig['activation']> = {
 function int(json: Json, key: string, fallback?: number, min = 1): number {
   const value = json[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new CheckpointError(`Marian config.json: '${key}' must be an integer ≥ ${min}, got ${JSON.stringify(json[key])}`);
+    throw new CheckpointError(`Marian config.json: '${key}' must be an integer ≥ ${min}, got ${jsonForMessage(json[key])}`);
   }
   return value;
 }
@@ -65,14 +65,14 @@ function id(json: Json, key: string, vocab: number, fallback?: number): number {
 /** Read a Hugging Face Marian `config.json`; unsupported variants are refused by name. */
 export function marianConfig(json: Json): MarianConfig {
   if (json.model_type !== undefined && json.model_type !== 'marian') {
-    throw new CheckpointError(`config.json: model_type ${JSON.stringify(json.model_type)} is not a Marian model ('marian')`);
+    throw new CheckpointError(`config.json: model_type ${jsonForMessage(json.model_type)} is not a Marian model ('marian')`);
   }
   for (const flag of ['normalize_before', 'add_final_layer_norm', 'normalize_embedding', 'layernorm_embedding'] as const) {
     if (json[flag] === true) throw new CheckpointError(`Marian config.json: '${flag}' = true is not supported (Marian blocks are post-LayerNorm, without embedding norms)`);
   }
   const act = (json.activation_function as string | undefined) ?? 'swish';
-  const activation = ACTIVATIONS[act];
-  if (!activation) throw new CheckpointError(`Marian config.json: activation_function '${act}' is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
+  const activation = typeof act === 'string' && Object.hasOwn(ACTIVATIONS, act) ? ACTIVATIONS[act] : undefined;
+  if (!activation) throw new CheckpointError(`Marian config.json: activation_function ${typeof act === 'string' ? `'${act}'` : jsonForMessage(act)} is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
   const vocabSize = int(json, 'vocab_size');
   const sharedEmbeddings = json.share_encoder_decoder_embeddings !== false;
   const decoderVocabSize = json.decoder_vocab_size == null ? vocabSize : int(json, 'decoder_vocab_size');
@@ -92,8 +92,8 @@ export function marianConfig(json: Json): MarianConfig {
     vocabSize,
     decoderVocabSize,
     dim,
-    encoderLayers: int(json, 'encoder_layers'),
-    decoderLayers: int(json, 'decoder_layers'),
+    encoderLayers: checkLayerCount(int(json, 'encoder_layers'), "Marian config.json: 'encoder_layers'"),
+    decoderLayers: checkLayerCount(int(json, 'decoder_layers'), "Marian config.json: 'decoder_layers'"),
     encoderHeads,
     decoderHeads,
     encoderFfnDim: int(json, 'encoder_ffn_dim'),

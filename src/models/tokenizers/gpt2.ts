@@ -9,7 +9,7 @@
  * The text is never split on special tokens: '<|endoftext|>' in the input is encoded as plain text.
  */
 
-import { TokenizerError } from '../errors.ts';
+import { jsonForMessage, TokenizerError } from '../errors.ts';
 import { fetchText, readFileText } from '../io.ts';
 import { checkTokenId, decodeTokens, type Tokenizer } from './tokenizer.ts';
 
@@ -37,6 +37,9 @@ const utf8 = new TextEncoder();
 /** Chunks whose BPE result is remembered; text repeats words a lot, so this is most of the speed. */
 const CACHE_LIMIT = 100_000;
 
+/** Token ids at or past this are a corrupt vocabulary (the largest real vocabularies hold about 256k tokens). */
+const MAX_VOCAB = 1 << 22;
+
 export interface Gpt2TokenizerOptions {
   /** Prepend a space to the text (Hugging Face ByteLevel `add_prefix_space`); GPT-2 does not. */
   addPrefixSpace?: boolean;
@@ -57,15 +60,19 @@ export class Gpt2Tokenizer implements Tokenizer {
 
   /** `vocab`: token string (in the bytes → unicode alphabet) → id; `merges`: pairs in rank order. */
   constructor(vocab: ReadonlyMap<string, number> | Readonly<Record<string, number>>, merges: readonly (readonly [string, string])[], options: Gpt2TokenizerOptions = {}) {
+    if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) throw new TokenizerError('GPT-2 tokenizer: the vocabulary is not an object {"token": id, ...}');
     this.ids = vocab instanceof Map ? new Map(vocab) : new Map(Object.entries(vocab));
+    // Check every id before sizing the id → bytes table by the largest: a file may claim any id.
     let maxId = -1;
-    for (const id of this.ids.values()) maxId = Math.max(maxId, id);
+    for (const [token, id] of this.ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= MAX_VOCAB) {
+        throw new TokenizerError(`GPT-2 tokenizer: token ${jsonForMessage(token, 100)} has invalid id ${jsonForMessage(id, 100)} (ids are integers in [0, ${MAX_VOCAB}))`);
+      }
+      maxId = Math.max(maxId, id);
+    }
     this.vocabSize = maxId + 1;
     this.bytesById = new Array(this.vocabSize).fill(new Uint8Array(0));
-    for (const [token, id] of this.ids) {
-      if (!Number.isInteger(id) || id < 0) throw new TokenizerError(`GPT-2 tokenizer: token ${JSON.stringify(token)} has invalid id ${id}`);
-      this.bytesById[id] = tokenToBytes(token);
-    }
+    for (const [token, id] of this.ids) this.bytesById[id] = tokenToBytes(token);
     this.ranks = new Map(merges.map(([a, b], rank) => [`${a} ${b}`, rank]));
     this.addPrefixSpace = options.addPrefixSpace ?? false;
     const endOfText = this.ids.get(options.endOfText ?? '<|endoftext|>');
@@ -85,19 +92,25 @@ export class Gpt2Tokenizer implements Tokenizer {
   static fromTokenizerJson(json: string | object): Gpt2Tokenizer {
     const fail = (message: string) => new TokenizerError(`tokenizer.json: ${message}`);
     const root = (typeof json === 'string' ? parseJson(json, 'tokenizer.json') : json) as HfTokenizerJson;
+    if (!isObject(root)) throw fail('not a JSON object');
     const model = root.model;
-    if (!model || (model.type !== undefined && model.type !== 'BPE')) throw fail(`model type ${JSON.stringify(model?.type)} is not BPE`);
-    if (!model.vocab || !Array.isArray(model.merges)) throw fail('model has no vocab or no merges');
+    if (!isObject(model) || (model.type !== undefined && model.type !== 'BPE')) throw fail(`model type ${jsonForMessage(isObject(model) ? model.type : model)} is not BPE`);
+    if (!isObject(model.vocab) || !Array.isArray(model.merges)) throw fail('model has no vocab object or no merges list');
     const byteLevel = findByteLevel(root.pre_tokenizer);
-    if (!byteLevel) throw fail(`pre_tokenizer ${JSON.stringify(root.pre_tokenizer?.type)} is not ByteLevel: only GPT-2-style byte-level BPE is supported`);
+    if (!byteLevel) throw fail(`pre_tokenizer ${jsonForMessage(isObject(root.pre_tokenizer) ? root.pre_tokenizer.type : root.pre_tokenizer)} is not ByteLevel: only GPT-2-style byte-level BPE is supported`);
     if (byteLevel.use_regex === false) throw fail('ByteLevel pre_tokenizer with use_regex=false is not supported');
     const merges = model.merges.map((merge, rank): [string, string] => {
       const pair = typeof merge === 'string' ? merge.split(' ') : merge;
-      if (pair.length !== 2) throw fail(`merge ${rank} ${JSON.stringify(merge)} is not a pair`);
-      return [pair[0]!, pair[1]!];
+      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') throw fail(`merge ${rank} ${jsonForMessage(merge)} is not a pair of strings`);
+      return [pair[0], pair[1]];
     });
     const vocab = new Map(Object.entries(model.vocab));
-    for (const added of root.added_tokens ?? []) vocab.set(added.content, added.id);
+    const added = root.added_tokens ?? [];
+    if (!Array.isArray(added)) throw fail('added_tokens is not a list');
+    for (const [i, token] of added.entries()) {
+      if (!isObject(token) || typeof token.content !== 'string') throw fail(`added_tokens[${i}] has no "content" string`);
+      vocab.set(token.content, token.id);
+    }
     return new Gpt2Tokenizer(vocab, merges, { addPrefixSpace: byteLevel.add_prefix_space ?? false });
   }
 
@@ -195,11 +208,16 @@ interface HfTokenizerJson {
 }
 
 function findByteLevel(pre: HfPreTokenizer | null | undefined): HfPreTokenizer | undefined {
-  if (!pre) return undefined;
+  if (!isObject(pre)) return undefined;
   if (pre.type === 'ByteLevel') return pre;
-  if (pre.type === 'Sequence' && pre.pretokenizers?.length === 1) return findByteLevel(pre.pretokenizers[0]);
+  if (pre.type === 'Sequence' && Array.isArray(pre.pretokenizers) && pre.pretokenizers.length === 1) return findByteLevel(pre.pretokenizers[0]);
   return undefined;
 }
+
+function isObject<T>(value: T | null | undefined | unknown): value is T & object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 
 /** `vocab.bpe` / `merges.txt`: an optional '#version' line, then one "left right" pair per line. */
 function parseMerges(text: string): [string, string][] {

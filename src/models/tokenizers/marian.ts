@@ -13,7 +13,7 @@
  * sacremoses is not installed, and `_tokenize` never calls it.
  */
 
-import { TokenizerError } from '../errors.ts';
+import { TokenizerError, jsonForMessage } from '../errors.ts';
 import { fetchBytes, fetchText, readFileBytes, readFileText } from '../io.ts';
 import { SentencePieceTokenizer } from './sentencepiece.ts';
 
@@ -212,10 +212,14 @@ function parseJsonObject(value: string | Readonly<Record<string, unknown>>, wher
   return parsed as Record<string, unknown>;
 }
 
+/** vocab.json: piece → id, the ids numbering the embedding's rows 0 … N − 1 (so no id reaches N). */
 function parseVocab(value: string | Readonly<Record<string, number>>, where: string): Map<string, number> {
   const vocab = new Map<string, number>();
-  for (const [piece, id] of Object.entries(parseJsonObject(value, where))) {
-    if (!Number.isInteger(id) || (id as number) < 0) throw new TokenizerError(`${where}: ${JSON.stringify(piece)} has id ${JSON.stringify(id)}, not a non-negative integer`);
+  const entries = Object.entries(parseJsonObject(value, where));
+  for (const [piece, id] of entries) {
+    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= entries.length) {
+      throw new TokenizerError(`${where}: ${jsonForMessage(piece)} has id ${jsonForMessage(id)}, not an integer in [0, ${entries.length}) (the file holds ${entries.length} pieces)`);
+    }
     vocab.set(piece, id as number);
   }
   return vocab;

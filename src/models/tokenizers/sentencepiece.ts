@@ -20,7 +20,7 @@
  * (added tokens, the normalizer sequence, the Metaspace pre-tokenizer), as `tokenizers` does.
  */
 
-import { TokenizerError } from '../errors.ts';
+import { TokenizerError, jsonForMessage } from '../errors.ts';
 import { protoBytes, protoFloat, protoInt, protoString, readProtoFields } from './protobuf.ts';
 import { DEFAULT_NORMALIZER_SPEC, type NormalizerSpec, PrecompiledCharsMap, SentencePieceNormalizer, SPACE_SYMBOL, utf8CharLength } from './sentencepiece-normalizer.ts';
 
@@ -637,7 +637,7 @@ function parseTokenizerJson(json: unknown, source: string): { model: SentencePie
   if (!isObject(json) || !isObject(json.model)) throw fail('no "model" object (is this a Hugging Face tokenizer.json?)');
   const modelJson = json.model;
   const type = modelJson.type;
-  if (type !== 'Unigram' && type !== 'BPE') throw fail(`model type ${JSON.stringify(type)} is not Unigram or BPE`);
+  if (type !== 'Unigram' && type !== 'BPE') throw fail(`model type ${jsonForMessage(type)} is not Unigram or BPE`);
   const byteFallback = modelJson.byte_fallback === true;
 
   const pieces: SentencePiece[] = [];
@@ -656,7 +656,7 @@ function parseTokenizerJson(json: unknown, source: string): { model: SentencePie
       if (modelJson[key] !== undefined && modelJson[key] !== null) throw fail(`BPE option ${key} is not supported`);
     }
     for (const [piece, id] of Object.entries(modelJson.vocab)) {
-      if (!Number.isInteger(id) || (id as number) < 0) throw fail(`BPE vocab entry ${JSON.stringify(piece)} has invalid id ${String(id)}`);
+      if (!Number.isInteger(id) || (id as number) < 0) throw fail(`BPE vocab entry ${jsonForMessage(piece)} has invalid id ${jsonForMessage(id)}`);
       pieces[id as number] = { piece, score: -(id as number), type: PieceType.NORMAL };
     }
     for (let id = 0; id < pieces.length; id++) if (!pieces[id]) throw fail(`BPE vocab has no token with id ${id}`);
@@ -677,7 +677,7 @@ function parseTokenizerJson(json: unknown, source: string): { model: SentencePie
   for (const token of addedJson) {
     if (!isObject(token) || typeof token.content !== 'string' || typeof token.id !== 'number') throw fail('an added_tokens entry lacks "content" or "id"');
     const piece = pieces[token.id];
-    if (!piece || piece.piece !== token.content) throw fail(`added token ${JSON.stringify(token.content)} has id ${token.id}, which the vocabulary gives to ${JSON.stringify(piece?.piece)}`);
+    if (!piece || piece.piece !== token.content) throw fail(`added token ${jsonForMessage(token.content)} has id ${token.id}, which the vocabulary gives to ${jsonForMessage(piece?.piece)}`);
     if (token.id !== unkId) piece.type = token.special === true ? PieceType.CONTROL : PieceType.USER_DEFINED;
     addedTokens.push({ content: token.content, id: token.id });
   }
@@ -710,9 +710,9 @@ function parseTokenizerJson(json: unknown, source: string): { model: SentencePie
 function findMetaspace(json: unknown, fail: (m: string) => TokenizerError): { replacement: string; prependScheme: 'always' | 'first' | 'never'; split: boolean } {
   const candidates = isObject(json) && json.type === 'Sequence' && Array.isArray(json.pretokenizers) ? json.pretokenizers : [json];
   const metaspace = candidates.find((p) => isObject(p) && p.type === 'Metaspace');
-  if (!isObject(metaspace)) throw fail(`pre_tokenizer ${JSON.stringify(isObject(json) ? json.type : json)} is not Metaspace`);
+  if (!isObject(metaspace)) throw fail(`pre_tokenizer ${jsonForMessage(isObject(json) ? json.type : json)} is not Metaspace`);
   const others = candidates.filter((p) => p !== metaspace && !(isObject(p) && p.type === 'WhitespaceSplit'));
-  if (others.length > 0) throw fail(`pre_tokenizer ${JSON.stringify((others[0] as Json).type)} next to Metaspace is not supported`);
+  if (others.length > 0) throw fail(`pre_tokenizer ${jsonForMessage((others[0] as Json).type)} next to Metaspace is not supported`);
   const replacement = typeof metaspace.replacement === 'string' ? metaspace.replacement : SPACE_SYMBOL;
   let prependScheme: 'always' | 'first' | 'never';
   if (metaspace.prepend_scheme === 'always' || metaspace.prepend_scheme === 'first' || metaspace.prepend_scheme === 'never') prependScheme = metaspace.prepend_scheme;
@@ -730,7 +730,12 @@ function hfNormalizers(json: unknown, source: string, fail: (m: string) => Token
       return json.normalizers.flatMap((n) => hfNormalizers(n, source, fail));
     case 'Precompiled': {
       if (typeof json.precompiled_charsmap !== 'string') throw fail('Precompiled normalizer has no precompiled_charsmap');
-      const blob = base64ToBytes(json.precompiled_charsmap);
+      let blob: Uint8Array;
+      try {
+        blob = base64ToBytes(json.precompiled_charsmap);
+      } catch {
+        throw fail('Precompiled normalizer: precompiled_charsmap is not base64');
+      }
       if (blob.length === 0) return [];
       const map = new PrecompiledCharsMap(blob, source);
       return [(text) => applyCharsMap(map, text)];
@@ -768,7 +773,7 @@ function hfNormalizers(json: unknown, source: string, fail: (m: string) => Token
       return [(text) => (text.length > 0 ? prefix + text : text)];
     }
     default:
-      throw fail(`normalizer ${JSON.stringify(json.type)} is not supported`);
+      throw fail(`normalizer ${jsonForMessage(json.type)} is not supported`);
   }
 }
 

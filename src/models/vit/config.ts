@@ -5,8 +5,8 @@
  */
 
 import type { Activation } from '../../ops/activation.ts';
-import type { ExpectedTensor } from '../checkpoint.ts';
-import { CheckpointError } from '../errors.ts';
+import { checkLayerCount, type ExpectedTensor } from '../checkpoint.ts';
+import { CheckpointError, jsonForMessage } from '../errors.ts';
 
 type Json = Record<string, unknown>;
 
@@ -51,12 +51,15 @@ export interface ImageProcessorConfig {
   std: number[];
 }
 
+/** The most classes `num_labels` may claim without an id2label (whose names the file would have to hold). */
+const MAX_LABELS = 1 << 20;
+
 const ACTIVATIONS: Record<string, Activation> = { gelu: 'gelu_erf', gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu_fast: 'gelu_tanh', relu: 'relu', silu: 'silu' };
 
 function positiveInt(file: string, json: Json, key: string, fallback?: number): number {
   const value = json[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new CheckpointError(`ViT ${file}: '${key}' must be a positive integer, got ${JSON.stringify(json[key])}`);
+    throw new CheckpointError(`ViT ${file}: '${key}' must be a positive integer, got ${jsonForMessage(json[key])}`);
   }
   return value;
 }
@@ -72,14 +75,14 @@ function sizePair(json: Json, key: string, fallback: number): [number, number] {
 /** Read a Hugging Face ViT `config.json`. */
 export function vitConfig(json: Json): VitConfig {
   if (json.model_type !== undefined && json.model_type !== 'vit') {
-    throw new CheckpointError(`ViT config.json: model_type ${JSON.stringify(json.model_type)} is not 'vit'`);
+    throw new CheckpointError(`ViT config.json: model_type ${jsonForMessage(json.model_type)} is not 'vit'`);
   }
   const hiddenSize = positiveInt('config.json', json, 'hidden_size', 768);
   const numHeads = positiveInt('config.json', json, 'num_attention_heads', 12);
   if (hiddenSize % numHeads !== 0) throw new CheckpointError(`ViT config.json: hidden_size ${hiddenSize} does not divide by num_attention_heads ${numHeads}`);
   const act = (json.hidden_act as string | undefined) ?? 'gelu';
-  const activation = ACTIVATIONS[act];
-  if (!activation) throw new CheckpointError(`ViT config.json: hidden_act '${act}' is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
+  const activation = typeof act === 'string' && Object.hasOwn(ACTIVATIONS, act) ? ACTIVATIONS[act] : undefined;
+  if (!activation) throw new CheckpointError(`ViT config.json: hidden_act ${typeof act === 'string' ? `'${act}'` : jsonForMessage(act)} is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
   const [imageHeight, imageWidth] = sizePair(json, 'image_size', 224);
   const [patchH, patchW] = sizePair(json, 'patch_size', 16);
   if (patchH !== patchW) throw new CheckpointError(`ViT config.json: patch_size ${patchH}×${patchW} is not square (only square patches are supported)`);
@@ -89,10 +92,10 @@ export function vitConfig(json: Json): VitConfig {
   const numChannels = positiveInt('config.json', json, 'num_channels', 3);
   if (numChannels !== 1 && numChannels !== 3) throw new CheckpointError(`ViT config.json: num_channels ${numChannels} is not supported (1 or 3)`);
   const eps = json.layer_norm_eps ?? 1e-12;
-  if (typeof eps !== 'number' || !(eps > 0)) throw new CheckpointError(`ViT config.json: 'layer_norm_eps' must be a positive number, got ${JSON.stringify(json.layer_norm_eps)}`);
+  if (typeof eps !== 'number' || !(eps > 0)) throw new CheckpointError(`ViT config.json: 'layer_norm_eps' must be a positive number, got ${jsonForMessage(json.layer_norm_eps)}`);
   return {
     hiddenSize,
-    numLayers: positiveInt('config.json', json, 'num_hidden_layers', 12),
+    numLayers: checkLayerCount(positiveInt('config.json', json, 'num_hidden_layers', 12), "ViT config.json: 'num_hidden_layers'"),
     numHeads,
     headDim: hiddenSize / numHeads,
     intermediateSize: positiveInt('config.json', json, 'intermediate_size', 3072),
@@ -112,6 +115,7 @@ function labelNames(json: Json): string[] {
   const id2label = json.id2label as Record<string, unknown> | undefined;
   if (id2label === undefined || id2label === null) {
     const n = positiveInt('config.json', json, 'num_labels', 2);
+    if (n > MAX_LABELS) throw new CheckpointError(`ViT config.json: 'num_labels' ${n} is over the limit of ${MAX_LABELS} classes (corrupt config?)`);
     return Array.from({ length: n }, (_, i) => `LABEL_${i}`);
   }
   if (typeof id2label !== 'object' || Array.isArray(id2label)) throw new CheckpointError("ViT config.json: 'id2label' must be an object {\"0\": \"name\", ...}");
@@ -123,6 +127,7 @@ function labelNames(json: Json): string[] {
     if (!Number.isInteger(index) || index < 0 || index >= entries.length || labels[index] !== undefined) {
       throw new CheckpointError(`ViT config.json: id2label key '${key}' is not one of 0 … ${entries.length - 1} (each once)`);
     }
+    if (typeof name !== 'string' && typeof name !== 'number') throw new CheckpointError(`ViT config.json: id2label '${key}' is ${jsonForMessage(name)}, not a class name`);
     labels[index] = String(name);
   }
   return labels;
@@ -140,20 +145,20 @@ export function imageProcessorConfig(json: Json, model: VitConfig): ImageProcess
   else if (size !== undefined && size !== null) {
     const s = size as Json;
     if (typeof s !== 'object' || s.height === undefined || s.width === undefined) {
-      throw new CheckpointError(`ViT ${file}: 'size' must be {"height": H, "width": W} or a number, got ${JSON.stringify(size)} (shortest_edge resizing with a crop is not ViTImageProcessor's)`);
+      throw new CheckpointError(`ViT ${file}: 'size' must be {"height": H, "width": W} or a number, got ${jsonForMessage(size)} (shortest_edge resizing with a crop is not ViTImageProcessor's)`);
     }
     [height, width] = [positiveInt(file, s, 'height'), positiveInt(file, s, 'width')];
   }
   const resample = json.resample ?? 2;
   if (typeof resample !== 'number' || ![1, 2, 3, 4, 5].includes(resample)) {
-    throw new CheckpointError(`ViT ${file}: resample ${JSON.stringify(resample)} is not supported (PIL filters 1 Lanczos, 2 bilinear, 3 bicubic, 4 box, 5 Hamming)`);
+    throw new CheckpointError(`ViT ${file}: resample ${jsonForMessage(resample)} is not supported (PIL filters 1 Lanczos, 2 bilinear, 3 bicubic, 4 box, 5 Hamming)`);
   }
   const rescaleFactor = json.rescale_factor ?? 1 / 255;
   if (typeof rescaleFactor !== 'number' || !Number.isFinite(rescaleFactor)) throw new CheckpointError(`ViT ${file}: 'rescale_factor' must be a number`);
   const perChannel = (key: string): number[] => {
     const value = json[key] ?? 0.5;
     const list = Array.isArray(value) ? value : [value];
-    if (list.some((v) => typeof v !== 'number' || !Number.isFinite(v))) throw new CheckpointError(`ViT ${file}: '${key}' must be numbers, got ${JSON.stringify(value)}`);
+    if (list.some((v) => typeof v !== 'number' || !Number.isFinite(v))) throw new CheckpointError(`ViT ${file}: '${key}' must be numbers, got ${jsonForMessage(value)}`);
     if (list.length === 1) return new Array<number>(model.numChannels).fill(list[0] as number);
     if (list.length !== model.numChannels) {
       throw new CheckpointError(`ViT ${file}: '${key}' has ${list.length} values but the model has ${model.numChannels} channel${model.numChannels === 1 ? '' : 's'}`);

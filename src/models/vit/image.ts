@@ -44,6 +44,80 @@ function sniff(bytes: Uint8Array): ImageFormat | null {
   return null;
 }
 
+/** The most pixels an image may have: 8192 × 8192 (256 MiB as RGBA), far above any classifier's input. */
+export const MAX_IMAGE_PIXELS = 8192 * 8192;
+/** Deflate expands at most 1032:1, so a PNG's pixel rows can be at most this many times its IDAT bytes. */
+const DEFLATE_MAX_RATIO = 1032;
+/**
+ * A baseline JPEG spends at least 2 bits (a DC and an end-of-block code) per 8×8 block per
+ * component, so it holds at most 256 pixels per byte; a claim past that is a corrupt header.
+ */
+const BASELINE_JPEG_PIXELS_PER_BYTE = 256;
+
+/**
+ * Check the width and height a PNG or JPEG header claims against MAX_IMAGE_PIXELS and against what
+ * the file's length can hold, before a decoder allocates a buffer of the claimed size.
+ */
+function checkClaimedSize(bytes: Uint8Array, format: ImageFormat, source: string): void {
+  const claim = format === 'png' ? pngClaim(bytes) : jpegClaim(bytes);
+  if (!claim) return; // no header found: the decoder reports what is wrong
+  const { width, height, limit, what } = claim;
+  const pixels = width * height;
+  if (width < 1 || height < 1) throw new ImageError(`${source}: the ${format.toUpperCase()} header says ${width}×${height} pixels; an image has at least 1×1`);
+  if (pixels > MAX_IMAGE_PIXELS) {
+    throw new ImageError(`${source}: the ${format.toUpperCase()} header says ${width}×${height} pixels, more than the limit of ${MAX_IMAGE_PIXELS} (8192×8192)`);
+  }
+  if (limit !== undefined && claim.needed > limit) {
+    throw new ImageError(`${source}: the ${format.toUpperCase()} header says ${width}×${height} pixels but ${what} (corrupt or truncated file)`);
+  }
+}
+
+interface SizeClaim {
+  width: number;
+  height: number;
+  /** What the claim needs and the most the file can give, in the same unit. */
+  needed: number;
+  limit?: number;
+  what: string;
+}
+
+/** IHDR's size, and the raw bytes of its pixel rows against the IDAT chunks' total length. */
+function pngClaim(bytes: Uint8Array): SizeClaim | null {
+  if (bytes.length < 33 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const width = view.getUint32(16), height = view.getUint32(20);
+  const channels = ({ 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as Record<number, number>)[bytes[25]!] ?? 4;
+  const bitsPerPixel = channels * bytes[24]!;
+  const rowBytes = 1 + Math.ceil((width * bitsPerPixel) / 8); // each row leads with its filter byte
+  let idat = 0;
+  for (let at = 8; at + 8 <= bytes.length; ) {
+    const length = view.getUint32(at);
+    if (String.fromCharCode(...bytes.subarray(at + 4, at + 8)) === 'IDAT') idat += Math.min(length, bytes.length - at - 8);
+    at += 12 + length;
+  }
+  const limit = DEFLATE_MAX_RATIO * idat + 1024;
+  return { width, height, needed: height * rowBytes, limit, what: `its ${idat} bytes of compressed data (IDAT) inflate to at most ${limit} bytes, not the ${height * rowBytes} these need` };
+}
+
+/** The frame header's size (SOF0–SOF15); for baseline JPEGs, the pixels against the file's length. */
+function jpegClaim(bytes: Uint8Array): SizeClaim | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 2; at + 9 <= bytes.length; ) {
+    if (bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1]!;
+    if (marker === 0xff) { at++; continue; } // fill byte
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      const height = view.getUint16(at + 5), width = view.getUint16(at + 7);
+      const baseline = marker === 0xc0 || marker === 0xc1;
+      const limit = baseline ? BASELINE_JPEG_PIXELS_PER_BYTE * bytes.length : undefined;
+      return { width, height, needed: width * height, limit, what: `a baseline JPEG of ${bytes.length} bytes holds at most ${limit} pixels` };
+    }
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { at += 2; continue; }
+    at += 2 + view.getUint16(at + 2);
+  }
+  return null;
+}
+
 /** Node packages imported by a variable name, so browser bundles leave them out. */
 async function nodeImport<T>(name: string): Promise<T> {
   return (await import(/* @vite-ignore */ name)) as T;
@@ -63,6 +137,7 @@ export async function decodeImage(data: ArrayBuffer | ArrayBufferView, source = 
     const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new ImageError(`${source}: not a PNG or JPEG file (starts with ${head || 'nothing'})`);
   }
+  checkClaimedSize(bytes, format, source);
   try {
     if (isBrowser()) {
       const bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>]), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
@@ -78,7 +153,7 @@ export async function decodeImage(data: ArrayBuffer | ArrayBufferView, source = 
       return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
     }
     const jpeg = await nodeImport<typeof import('jpeg-js')>('jpeg-js');
-    const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+    const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 1024 });
     return { width: decoded.width, height: decoded.height, data: decoded.data };
   } catch (err) {
     throw new ImageError(`${source}: cannot decode this ${format.toUpperCase()} file (${(err as Error).message})`);
