@@ -8,16 +8,18 @@
  * Text mode echoes a text prompt, streams the continuation as tokens arrive and ends with one newline
  * (as llama2.c's run.c does), so the shell prompt starts on its own line. `--json` and batch mode report
  * only the new tokens. In batch mode the command-line sampling options are the defaults for every line;
- * a line's own options override them.
+ * a line's own options override them; results go out a whole line at a time, and `--resume` picks an
+ * interrupted batch up where it stopped (src/cli/batch-output.ts).
  *
  * Defaults come from the model's generation config, as Hugging Face's generate() takes them: the
  * folder's generation_config.json, else config.json's keys, else HF's defaults (max_length 20
  * counting the prompt, greedy; top_k 50 when sampling); a llama2.c checkpoint generates 256 tokens
  * greedily. Every option overrides its key.
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ShapeError } from '../device/errors.ts';
 import type { LanguageModel } from '../models/lm.ts';
+import { BatchOutput, resumeOption } from './batch-output.ts';
 import { parseArgs, usage, UsageError, type OptionSpec, type ParsedArgs } from './args.ts';
 import type { Command } from './commands.ts';
 import { loadModel, modelOptions, writeStdout } from './model.ts';
@@ -37,7 +39,8 @@ const options: Record<string, OptionSpec> = {
   ids: { type: 'ids', help: 'prompt as token ids instead of text' },
   json: { type: 'boolean', help: 'print {"ids": [...], "text": "..."} of the new tokens instead of streaming text' },
   input: { type: 'string', help: 'batch mode: a JSONL file of {"prompt": "..."} or {"ids": [...]} lines' },
-  output: { type: 'string', help: 'batch mode: where to write one {"ids", "text"} line per input line (default stdout)' },
+  output: { type: 'string', help: 'batch mode: where to write one {"ids", "text"} line per input line (default stdout); each line is written whole, so Ctrl-C leaves only finished results' },
+  resume: resumeOption,
   help: { type: 'boolean', help: 'show this help' },
 };
 
@@ -226,10 +229,11 @@ export const generate: Command = {
     if (given.length > 1) throw new UsageError(`give only one of a prompt, '--ids' and '--input' (got ${given.join(' and ')})`);
     if (ids && ids.length === 0) throw new UsageError("option '--ids' needs at least one token id");
     if (o.output !== undefined && input === undefined) throw new UsageError("option '--output' needs '--input' (batch mode)");
+    if (o.resume && input === undefined) throw new UsageError("option '--resume' needs '--input' and '--output' (batch mode)");
     if (o.json && input !== undefined) throw new UsageError("option '--json' is for a single prompt; batch mode always writes JSON lines");
 
     let batch: BatchItem[] | undefined;
-    let out = 1; // stdout
+    let out: BatchOutput | undefined;
     if (input !== undefined) {
       let text: string;
       try {
@@ -238,12 +242,10 @@ export const generate: Command = {
         throw new UsageError(`option '--input': cannot read '${input}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
       batch = parseBatch(text, input, sampling);
-      if (o.output !== undefined) {
-        try {
-          out = openSync(o.output as string, 'w');
-        } catch (err) {
-          throw new UsageError(`option '--output': cannot write '${o.output}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-        }
+      out = BatchOutput.open({ path: o.output as string | undefined, resume: o.resume === true, total: batch.length });
+      if (out.done === batch.length) {
+        out.close();
+        return 0;
       }
     }
 
@@ -257,9 +259,9 @@ export const generate: Command = {
 
         if (batch) {
           const progress = new ProgressBar(batch.length, 'generate');
-          for (const item of batch) {
-            const result = await generateOne(lm, item.prompt, item.sampling, `${input} line ${item.line}`);
-            writeSync(out, JSON.stringify(result) + '\n');
+          if (out!.done > 0) progress.tick(out!.done);
+          for (const item of batch.slice(out!.done)) {
+            out!.write(await generateOne(lm, item.prompt, item.sampling, `${input} line ${item.line}`));
             progress.tick();
           }
         } else if (o.json) {
@@ -276,7 +278,7 @@ export const generate: Command = {
         model.close();
       }
     } finally {
-      if (out !== 1) closeSync(out);
+      out?.close();
     }
     return 0;
   },
