@@ -5,8 +5,8 @@
  * logit mask. Prefill runs in power-of-two chunks; decoding is generate()'s (lm/generate.ts).
  * Every public call takes its turn on a SerialQueue (docs/runtime.md, Concurrency).
  * Elsewhere: loading (lm/loader.ts); generate()'s options and plan (lm/options.ts), strategies
- * (lm/generate.ts, lm/greedy.ts) and logits processors (lm/logits-processor.ts,
- * imagegen/logits-processors.ts); the small-Llama one-kernel step (lm/llama-step.ts).
+ * (lm/generate.ts, lm/greedy.ts) and logits processors (lm/logits-processor.ts, lm/guidance.ts);
+ * the small-Llama one-kernel step (lm/llama-step.ts).
  */
 
 import type { Gpu } from '../device/gpu.ts';

@@ -31,7 +31,9 @@ import { gpt2Config } from '../gpt2.ts';
 import { listDirectory, readFileBytes, readFileText } from '../io.ts';
 import { llamaConfig } from '../llama.ts';
 import { LanguageModel } from '../lm.ts';
+import { classifierFreeGuidance } from '../lm/guidance.ts';
 import type { LoadOptions } from '../lm/loader.ts';
+import { allowedTokens, type LogitsProcessor } from '../lm/logits-processor.ts';
 import { generationWarning, type TokenRange } from '../lm/options.ts';
 import { resolveSampling, type SamplingSettings } from '../lm/sampling.ts';
 import { parseSafetensors } from '../safetensors.ts';
@@ -219,9 +221,11 @@ export class ImageGenerator {
     const tokens = new Int32Array(h * w);
     let index = 0;
     const s = this.sampling(options);
+    // Decoding stays among the image tokens; guidance runs the empty prompt beside this one (scale 1 is none).
+    const processors: LogitsProcessor[] = [allowedTokens(this.imageTokens)];
+    if (scale !== 1) processors.push(classifierFreeGuidance(scale, this.promptIds([])));
     // The grid decides the length: no min length, EOS, bad words or forced EOS from the config.
     const stream = this.lm.generate(ids, {
-      guidance: { scale, unconditional: this.promptIds([]) },
       maxNewTokens: h * w,
       minNewTokens: 0,
       eosTokenIds: [],
@@ -232,7 +236,7 @@ export class ImageGenerator {
       topK: s.topK,
       topP: s.topP,
       seed: options.seed,
-      allowedTokens: this.imageTokens,
+      logitsProcessors: processors,
     });
     for await (const { id } of stream) {
       tokens[index] = id;

@@ -5,17 +5,17 @@
  *  - Otherwise each step comes back to the host: the top k of the masked logits when sampling
  *    with no host processor (the GPU's top-k kernel), else the whole row, which the host
  *    processors rewrite (guidance, bad words of several tokens) before the argmax or the draw.
- * The logits processors (logits-processor.ts) come from the options: the bad words, and the
- * image generator's allowed tokens and guidance. The EOS ids are masked on the GPU too while
+ * The logits processors (logits-processor.ts) come from the options (the allowed tokens, guidance,
+ * the bad words) and from the caller (`logitsProcessors`). The EOS ids are masked on the GPU too while
  * fewer than min_new_tokens are out: a generation has two phases, each with its own mask.
  */
 
 import { ShapeError } from '../../device/errors.ts';
 import type { GenerationConfig } from '../generation-config.ts';
-import { allowedTokens, classifierFreeGuidance } from '../imagegen/logits-processors.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { greedyIds } from './greedy.ts';
-import { badWords, logitMaskOf, type LogitsProcessor } from './logits-processor.ts';
+import { classifierFreeGuidance } from './guidance.ts';
+import { allowedTokens, badWords, logitMaskOf, type LogitsProcessor } from './logits-processor.ts';
 import { generationPlan, type GeneratedToken, type GenerateOptions, type GenerationPlan } from './options.ts';
 import { chooseToken, mulberry32, sampleLogits } from './sampling.ts';
 import type { Sequence } from './sequence.ts';
@@ -54,11 +54,13 @@ export function planGeneration(seq: Sequence, g: GenerationConfig, ids: readonly
   const stops = [options.stop ?? []].flat();
   return {
     plan,
-    // In HF's order: guidance rewrites the logits before the bad words are banned from them.
+    // In HF's order: guidance rewrites the logits before the bad words are banned from them, and
+    // the caller's processors come after the ones the options make.
     processors: [
       ...(allowed ? [allowedTokens(allowed)] : []),
       ...(guidance ? [classifierFreeGuidance(guidance.scale, guidance.unconditional)] : []),
       badWords(plan.badWords),
+      ...(options.logitsProcessors ?? []),
     ],
     stopIds: new Set([...plan.eos, ...stops.filter((s): s is number => typeof s === 'number')]),
     stopStrings: stops.filter((s): s is string => typeof s === 'string' && s.length > 0),

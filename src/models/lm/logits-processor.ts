@@ -5,8 +5,8 @@
  *    before argmax, top-k or the download, so greedy decoding and top-k sampling stay there;
  *  - a host part, which sees each step's logits on the host (argmax and top-k then run there
  *    too) and follows the chosen tokens.
- * Each belongs to its user: the bad words of generate()'s options are here; the image
- * generator's allowed-token range and classifier-free guidance are in imagegen/logits-processors.ts.
+ * generate() builds them from its options (the allowed tokens and bad words here, guidance in
+ * guidance.ts) and appends those its caller brings (`logitsProcessors`: the image generator's).
  */
 
 import type { TokenRange } from './options.ts';
@@ -62,6 +62,11 @@ export function logitMaskValues({ allowed, banned }: LogitMask, V: number): Floa
   if (allowed) values.fill(MASKED_LOGIT).fill(0, allowed.start, allowed.end);
   for (const id of banned) values[id] = MASKED_LOGIT;
   return values;
+}
+
+/** Only ids start ≤ id < end may be chosen: every other logit is masked on the GPU. */
+export function allowedTokens(range: TokenRange): LogitsProcessor {
+  return { allowed: range };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 
 import type { GenerationConfig } from '../generation-config.ts';
+import type { LogitsProcessor } from './logits-processor.ts';
 import { resolveSampling, type SamplingSettings } from './sampling.ts';
 
 /**
@@ -67,12 +68,12 @@ export interface GenerateOptions {
    * Scale 1 is plain decoding; top-k and greedy are then taken on the host.
    */
   guidance?: { scale: number; unconditional: readonly number[] };
-}
-
-/** Token ids start ≤ id < end. */
-export interface TokenRange {
-  start: number;
-  end: number;
+  /**
+   * Advanced: more logits processors (lm/logits-processor.ts), applied after those the options
+   * make, as HF's `logits_processor` argument. The image generator passes its allowed image tokens
+   * and its guidance this way; the caller checks their arguments.
+   */
+  logitsProcessors?: readonly LogitsProcessor[];
 }
 
 /** Token ids start ≤ id < end. */

@@ -1,17 +1,10 @@
 /**
- * The image generator's logits processors (lm/logits-processor.ts): decoding constrained to the
- * image tokens, and classifier-free guidance. LanguageModel.generate takes them as its
- * `allowedTokens` and `guidance` options.
+ * Classifier-free guidance as a host logits processor (logits-processor.ts): generate()'s
+ * `guidance` option, and what the image generator passes among its own processors.
  */
 
-import type { HostLogitsProcessor, LogitMask, LogitsProcessor } from '../lm/logits-processor.ts';
-import type { TokenRange } from '../lm/options.ts';
-import type { Sequence } from '../lm/sequence.ts';
-
-/** Only ids start ≤ id < end may be chosen: every other logit is masked on the GPU. */
-export function allowedTokens(range: TokenRange): LogitsProcessor {
-  return { allowed: range };
-}
+import type { HostLogitsProcessor, LogitMask, LogitsProcessor } from './logits-processor.ts';
+import type { Sequence } from './sequence.ts';
 
 /**
  * Classifier-free guidance: each step chooses from u + scale·(c − u), where c are the logits after
