@@ -19,6 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { ShapeError } from '../device/errors.ts';
 import type { LanguageModel } from '../models/lm.ts';
+import type { GenerateOptions } from '../models/lm/options.ts';
 import { BatchOutput, resumeOption } from './batch-output.ts';
 import { parseArgs, usage, UsageError, type OptionSpec, type ParsedArgs } from './args.ts';
 import type { Command } from './commands.ts';
@@ -55,15 +56,7 @@ tokens greedily. Each option overrides its key: --max-new-tokens max_new_tokens 
 come from the config; num_beams and keys Tessera does not implement are named in a warning.`;
 
 /** How to generate one continuation: each setting given overrides the model's generation config. */
-export interface Sampling {
-  maxNewTokens?: number;
-  minNewTokens?: number;
-  doSample?: boolean;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  seed?: number;
-}
+export type Sampling = Pick<GenerateOptions, 'maxNewTokens' | 'minNewTokens' | 'doSample' | 'temperature' | 'topK' | 'topP' | 'seed'>;
 
 type NumberSetting = Exclude<keyof Sampling, 'doSample'>;
 

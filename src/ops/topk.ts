@@ -14,7 +14,7 @@ export interface TopKAttrs {
 /** Each lane keeps k values in registers, so a row spreads over at most this many lanes. */
 const MAX_LANES = 128;
 /** Each thread keeps k values in registers; beyond this a sort-based kernel would be the right tool. */
-const MAX_K = 128;
+export const MAX_K = 128;
 
 /** The k largest values of each row of x [rows, V], descending, and their indices (smaller index first on ties). */
 export const topKOp: OpDef<TopKAttrs> = {

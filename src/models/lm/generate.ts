@@ -20,9 +20,8 @@ import { generationPlan, type GeneratedToken, type GenerateOptions, type Generat
 import { chooseToken, mulberry32, sampleLogits } from './sampling.ts';
 import type { Sequence } from './sequence.ts';
 import { TextStreamer } from './text-streamer.ts';
+import { MAX_K as MAX_TOP_K_ON_GPU } from '../../ops/topk.ts';
 
-/** The GPU top-k kernel's limit. */
-const MAX_TOP_K = 128;
 
 /** One generate() call, checked: its plan, its logits processors and when it stops. */
 export interface Generation {
@@ -98,7 +97,7 @@ export async function* generateTokens(seq: Sequence, tokenizer: Tokenizer | unde
       if (endsWithStop()) return;
     }
   } else {
-    const gpuTopK = sampling.sample && sampling.topK > 0 && sampling.topK <= MAX_TOP_K && hosts.length === 0;
+    const gpuTopK = sampling.sample && sampling.topK > 0 && sampling.topK <= MAX_TOP_K_ON_GPU && hosts.length === 0;
     for (let produced = 0; produced < decoded; produced++) {
       const phase = produced < minNew ? 0 : 1;
       let id: number;
